@@ -1,0 +1,2 @@
+-- Drops what 0002 created.
+DROP TABLE student_courses;

@@ -1,0 +1,1 @@
+"""Enrollment service: students, courses and the enrollment of students in courses."""

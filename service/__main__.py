@@ -1,0 +1,53 @@
+"""`python -m service`: migrate, then serve with uvicorn (see README.md for the variables)."""
+
+import logging
+import os
+import signal
+import sys
+from types import FrameType
+
+import uvicorn
+
+from service.config import ConfigError, Settings
+from service.embedded import start_embedded_postgres
+from service.migrations import apply_migrations
+
+logger = logging.getLogger("service")
+
+
+def _exit_normally(signum: int, frame: FrameType | None) -> None:
+    # uvicorn drains and then re-raises SIGTERM; exiting through SystemExit instead lets
+    # atexit hooks run, which is how the embedded Postgres stops with the service.
+    sys.exit(0)
+
+
+def main() -> None:
+    try:
+        settings = Settings.from_env()
+    except ConfigError as error:
+        sys.exit(f"configuration error: {error}")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    signal.signal(signal.SIGTERM, _exit_normally)
+    database_url = settings.database_url
+    if database_url is None:
+        database_url = start_embedded_postgres(settings.data_dir).get_uri()
+        # Worker processes read their settings from the environment too.
+        os.environ["DATABASE_URL"] = database_url
+    if settings.migrate_on_start:
+        applied = apply_migrations(database_url)
+        logger.info("migrations applied: %d", applied)
+    uvicorn.run(
+        "service.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        timeout_graceful_shutdown=int(settings.shutdown_timeout),
+        log_level=settings.log_level,
+    )
+
+
+if __name__ == "__main__":
+    main()

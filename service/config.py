@@ -1,0 +1,79 @@
+"""Settings, read once from environment variables (the only way to configure the service)."""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value the service cannot use."""
+
+
+def _text(name: str, default: str) -> str:
+    return os.environ.get(name, "").strip() or default
+
+
+def _number(name: str, default: float, *, minimum: float) -> float:
+    raw = _text(name, str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {raw!r}")
+    return value
+
+
+def _integer(name: str, default: int, *, minimum: int) -> int:
+    value = _number(name, default, minimum=minimum)
+    if not value.is_integer():
+        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+    return int(value)
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = _text(name, str(default)).lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything the service reads from its environment; see README.md for each variable."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    database_url: str | None = None
+    data_dir: Path = Path(".data")
+    migrate_on_start: bool = True
+    shutdown_timeout: float = 10.0
+    db_timeout: float = 5.0
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+    db_statement_cache_size: int = 100  # asyncpg's default
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        return cls(
+            host=_text("HOST", cls.host),
+            port=_integer("PORT", cls.port, minimum=0),
+            workers=_integer("WORKERS", cls.workers, minimum=1),
+            database_url=os.environ.get("DATABASE_URL") or None,
+            data_dir=Path(_text("DATA_DIR", str(cls.data_dir))),
+            migrate_on_start=_flag("MIGRATE_ON_START", cls.migrate_on_start),
+            shutdown_timeout=_number("SHUTDOWN_TIMEOUT", cls.shutdown_timeout, minimum=0),
+            db_timeout=_number("DB_TIMEOUT", cls.db_timeout, minimum=0.001),
+            db_pool_min=_integer("DB_POOL_MIN", cls.db_pool_min, minimum=0),
+            db_pool_max=_integer("DB_POOL_MAX", cls.db_pool_max, minimum=1),
+            db_statement_cache_size=_integer(
+                "DB_STATEMENT_CACHE_SIZE", cls.db_statement_cache_size, minimum=0
+            ),
+            log_level=_text("LOG_LEVEL", cls.log_level).lower(),
+        )

@@ -1,0 +1,20 @@
+"""An embedded Postgres (PyPI's pgserver) for running with no DATABASE_URL at all."""
+
+import logging
+from pathlib import Path
+
+from pgserver.postgres_server import PostgresServer, get_server
+
+logger = logging.getLogger(__name__)
+
+
+def start_embedded_postgres(data_dir: Path) -> PostgresServer:
+    """Start (or find running) the server whose data lives under `data_dir/postgres`.
+
+    The data survives restarts. pgserver stops the server when this process exits normally,
+    so the caller must turn SIGTERM into a normal exit.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = get_server(data_dir.resolve() / "postgres", cleanup_mode="stop")
+    logger.info("embedded postgres running with data in %s", data_dir / "postgres")
+    return server

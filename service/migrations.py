@@ -1,0 +1,36 @@
+"""Apply the SQL files in migrations/ with yoyo, under yoyo's lock so that replicas
+starting together apply each migration exactly once."""
+
+import logging
+from urllib.parse import urlsplit, urlunsplit
+
+from yoyo import get_backend, read_migrations
+
+from service.config import PROJECT_ROOT
+
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+LOCK_TIMEOUT_SECONDS = 60
+logger = logging.getLogger(__name__)
+
+
+def yoyo_url(database_url: str) -> str:
+    """The same database, named for yoyo's psycopg 3 backend."""
+    parts = urlsplit(database_url)
+    return urlunsplit(parts._replace(scheme="postgresql+psycopg"))
+
+
+def apply_migrations(database_url: str) -> int:
+    """Apply every pending migration; returns how many were applied."""
+    backend = get_backend(yoyo_url(database_url))
+    try:
+        migrations = read_migrations(str(MIGRATIONS_DIR))
+        with backend.lock(timeout=LOCK_TIMEOUT_SECONDS):
+            # Read what is pending only once the lock is held: another replica may
+            # have applied it while this one waited.
+            pending = backend.to_apply(migrations)
+            backend.apply_migrations(pending)
+    finally:
+        backend.connection.close()
+    for migration in pending:
+        logger.info("applied migration %s", migration.id)
+    return len(pending)

@@ -1,0 +1,80 @@
+"""Courses: create, read, page, change and delete."""
+
+from typing import Any
+
+import asyncpg
+
+from service.database import Database
+from service.pagination import PageRequest
+from service.problems import Conflict
+from service.queries import load_queries
+from service.repositories import as_dict, as_dicts
+
+SQL = load_queries("courses")
+Course = dict[str, Any]
+
+
+def _code_taken(code: str) -> Conflict:
+    return Conflict(f"a course with code {code!r} already exists")
+
+
+async def create_course(db: Database, *, code: str, title: str, capacity: int | None) -> Course:
+    """The new course; Conflict when the code is taken, ignoring case."""
+    async with db.connection() as conn:
+        try:
+            row = await SQL["insert-course"].fetchrow(
+                conn, code=code, title=title, capacity=capacity
+            )
+        except asyncpg.UniqueViolationError:
+            raise _code_taken(code) from None
+    assert row is not None
+    return as_dict(row)
+
+
+async def get_course(db: Database, *, course_id: int) -> Course | None:
+    async with db.connection() as conn:
+        row = await SQL["select-course-by-id"].fetchrow(conn, course_id=course_id)
+    return as_dict(row) if row else None
+
+
+async def list_courses(db: Database, *, page: PageRequest, code: str | None) -> list[Course]:
+    """Up to `page.limit + 1` courses after the cursor, optionally only the one with `code`."""
+    async with db.connection() as conn:
+        if code is None:
+            rows = await SQL["select-courses"].fetch(
+                conn, after_id=page.after_id, limit=page.limit + 1
+            )
+        else:
+            rows = await SQL["select-courses-by-code"].fetch(
+                conn, code=code, after_id=page.after_id, limit=page.limit + 1
+            )
+    return as_dicts(rows)
+
+
+async def update_course(db: Database, *, course_id: int, changes: dict[str, Any]) -> Course | None:
+    """The changed course, None when unknown; Conflict on a taken code or a capacity below
+    the students already enrolled."""
+    values = {"code": None, "title": None, "capacity": None, **changes}
+    async with db.connection() as conn:
+        try:
+            row = await SQL["update-course"].fetchrow(
+                conn, course_id=course_id, set_capacity="capacity" in changes, **values
+            )
+        except asyncpg.UniqueViolationError:
+            raise _code_taken(values["code"]) from None
+        except asyncpg.CheckViolationError as error:
+            if error.constraint_name != "courses_enrolled_within_capacity":
+                raise
+            raise Conflict(
+                f"capacity {values['capacity']} is below the number of students enrolled"
+            ) from None
+    return as_dict(row) if row else None
+
+
+async def delete_course(db: Database, *, course_id: int) -> bool:
+    """Whether a course was deleted; Conflict while any student is enrolled in it."""
+    async with db.connection() as conn:
+        try:
+            return await SQL["delete-course"].fetchval(conn, course_id=course_id) is not None
+        except asyncpg.ForeignKeyViolationError:
+            raise Conflict("students are enrolled in this course; unenroll them first") from None

@@ -1,0 +1,70 @@
+"""Students: create, read, page, change and delete."""
+
+from typing import Any
+
+import asyncpg
+
+from service.database import Database
+from service.pagination import PageRequest
+from service.problems import Conflict
+from service.queries import load_queries
+from service.repositories import as_dict, as_dicts
+
+SQL = load_queries("students")
+Student = dict[str, Any]
+
+
+def _email_taken(email: str) -> Conflict:
+    return Conflict(f"a student with email {email!r} already exists")
+
+
+async def create_student(db: Database, *, first_name: str, last_name: str, email: str) -> Student:
+    """The new student; Conflict when the email is taken, ignoring case."""
+    async with db.connection() as conn:
+        try:
+            row = await SQL["insert-student"].fetchrow(
+                conn, first_name=first_name, last_name=last_name, email=email
+            )
+        except asyncpg.UniqueViolationError:
+            raise _email_taken(email) from None
+    assert row is not None
+    return as_dict(row)
+
+
+async def get_student(db: Database, *, student_id: int) -> Student | None:
+    async with db.connection() as conn:
+        row = await SQL["select-student-by-id"].fetchrow(conn, student_id=student_id)
+    return as_dict(row) if row else None
+
+
+async def list_students(db: Database, *, page: PageRequest, email: str | None) -> list[Student]:
+    """Up to `page.limit + 1` students after the cursor, optionally only those with `email`."""
+    async with db.connection() as conn:
+        if email is None:
+            rows = await SQL["select-students"].fetch(
+                conn, after_id=page.after_id, limit=page.limit + 1
+            )
+        else:
+            rows = await SQL["select-students-by-email"].fetch(
+                conn, email=email, after_id=page.after_id, limit=page.limit + 1
+            )
+    return as_dicts(rows)
+
+
+async def update_student(
+    db: Database, *, student_id: int, changes: dict[str, Any]
+) -> Student | None:
+    """The changed student, None when unknown; Conflict when the new email is taken."""
+    values = {"first_name": None, "last_name": None, "email": None, **changes}
+    async with db.connection() as conn:
+        try:
+            row = await SQL["update-student"].fetchrow(conn, student_id=student_id, **values)
+        except asyncpg.UniqueViolationError:
+            raise _email_taken(values["email"]) from None
+    return as_dict(row) if row else None
+
+
+async def delete_student(db: Database, *, student_id: int) -> bool:
+    """Whether a student was deleted; its enrollments go with it."""
+    async with db.connection() as conn:
+        return await SQL["delete-student"].fetchval(conn, student_id=student_id) is not None

@@ -1,0 +1,1 @@
+"""HTTP handlers, one module per entity: parse, call one repository function, respond."""

@@ -1,0 +1,63 @@
+"""`/courses` and `/courses/{course_id}`."""
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from service.pagination import page_of, parse_page_request
+from service.problems import NotFound
+from service.repositories import courses
+from service.schemas.courses import CourseCreate, CourseUpdate
+from service.web import JSONResponse, created, no_content, path_id, read_json, validate
+
+
+def _not_found(course_id: int) -> NotFound:
+    return NotFound(f"course {course_id} does not exist")
+
+
+async def create_course(request: Request) -> Response:
+    body = validate(CourseCreate, await read_json(request))
+    course = await courses.create_course(request.state.db, **body.model_dump())
+    return created(course, f"/courses/{course['id']}")
+
+
+async def list_courses(request: Request) -> Response:
+    page = parse_page_request(request.query_params)
+    code = request.query_params.get("code")
+    rows = await courses.list_courses(request.state.db, page=page, code=code)
+    return JSONResponse(page_of(rows, page))
+
+
+async def get_course(request: Request) -> Response:
+    course_id = path_id(request, "course_id")
+    course = await courses.get_course(request.state.db, course_id=course_id)
+    if course is None:
+        raise _not_found(course_id)
+    return JSONResponse(course)
+
+
+async def update_course(request: Request) -> Response:
+    course_id = path_id(request, "course_id")
+    body = validate(CourseUpdate, await read_json(request))
+    course = await courses.update_course(
+        request.state.db, course_id=course_id, changes=body.changes()
+    )
+    if course is None:
+        raise _not_found(course_id)
+    return JSONResponse(course)
+
+
+async def delete_course(request: Request) -> Response:
+    course_id = path_id(request, "course_id")
+    if not await courses.delete_course(request.state.db, course_id=course_id):
+        raise _not_found(course_id)
+    return no_content()
+
+
+routes = [
+    Route("/courses", create_course, methods=["POST"]),
+    Route("/courses", list_courses, methods=["GET"]),
+    Route("/courses/{course_id:int}", get_course, methods=["GET"]),
+    Route("/courses/{course_id:int}", update_course, methods=["PATCH"]),
+    Route("/courses/{course_id:int}", delete_course, methods=["DELETE"]),
+]

@@ -1,0 +1,71 @@
+"""`/students/{student_id}/courses...` and `/courses/{course_id}/students`."""
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from service.pagination import page_of, parse_page_request
+from service.problems import BadRequest, NotFound, ValidationFailed
+from service.repositories import enrollments
+from service.schemas.enrollments import EnrollmentCreate
+from service.web import JSONResponse, no_content, path_id, read_json, validate
+
+
+async def enroll_student(request: Request) -> Response:
+    student_id = path_id(request, "student_id")
+    db = request.state.db
+    try:
+        body = validate(EnrollmentCreate, await read_json(request))
+    except (BadRequest, ValidationFailed):
+        # API.md ranks an unknown student (404) above an invalid body.
+        if not await enrollments.student_exists(db, student_id=student_id):
+            raise NotFound(f"student {student_id} does not exist") from None
+        raise
+    views = await enrollments.enroll_student(db, student_id=student_id, course_ids=body.course_ids)
+    return JSONResponse({"items": views}, status_code=201)
+
+
+async def enroll_in_course(request: Request) -> Response:
+    student_id = path_id(request, "student_id")
+    course_id = path_id(request, "course_id")
+    view, created = await enrollments.enroll_in_course(
+        request.state.db, student_id=student_id, course_id=course_id
+    )
+    return JSONResponse(view, status_code=201 if created else 200)
+
+
+async def list_student_courses(request: Request) -> Response:
+    student_id = path_id(request, "student_id")
+    page = parse_page_request(request.query_params)
+    rows = await enrollments.list_student_courses(
+        request.state.db, student_id=student_id, page=page
+    )
+    if rows is None:
+        raise NotFound(f"student {student_id} does not exist")
+    return JSONResponse(page_of(rows, page))
+
+
+async def unenroll(request: Request) -> Response:
+    student_id = path_id(request, "student_id")
+    course_id = path_id(request, "course_id")
+    if not await enrollments.unenroll(request.state.db, student_id=student_id, course_id=course_id):
+        raise NotFound(f"student {student_id} is not enrolled in course {course_id}")
+    return no_content()
+
+
+async def list_course_students(request: Request) -> Response:
+    course_id = path_id(request, "course_id")
+    page = parse_page_request(request.query_params)
+    rows = await enrollments.list_course_students(request.state.db, course_id=course_id, page=page)
+    if rows is None:
+        raise NotFound(f"course {course_id} does not exist")
+    return JSONResponse(page_of(rows, page))
+
+
+routes = [
+    Route("/students/{student_id:int}/courses", enroll_student, methods=["POST"]),
+    Route("/students/{student_id:int}/courses", list_student_courses, methods=["GET"]),
+    Route("/students/{student_id:int}/courses/{course_id:int}", enroll_in_course, methods=["PUT"]),
+    Route("/students/{student_id:int}/courses/{course_id:int}", unenroll, methods=["DELETE"]),
+    Route("/courses/{course_id:int}/students", list_course_students, methods=["GET"]),
+]

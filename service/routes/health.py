@@ -1,0 +1,35 @@
+"""Liveness, readiness and the OpenAPI document."""
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from service.openapi import load_openapi
+from service.problems import ServiceUnavailable
+from service.repositories import health
+from service.web import JSONResponse
+
+OPENAPI = load_openapi()
+
+
+async def healthz(request: Request) -> Response:
+    """Alive: the process answers. Touches no database, so a database outage restarts nothing."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready: the database answers a query within DB_TIMEOUT."""
+    if not await health.database_answers(request.state.db):
+        raise ServiceUnavailable("the database cannot be reached")
+    return JSONResponse({"status": "ok"})
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(OPENAPI)
+
+
+routes = [
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/readyz", readyz, methods=["GET"]),
+    Route("/openapi.json", openapi, methods=["GET"]),
+]

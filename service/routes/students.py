@@ -1,0 +1,63 @@
+"""`/students` and `/students/{student_id}`."""
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from service.pagination import page_of, parse_page_request
+from service.problems import NotFound
+from service.repositories import enrollments, students
+from service.schemas.students import StudentCreate, StudentUpdate
+from service.web import JSONResponse, created, no_content, path_id, read_json, validate
+
+
+def _not_found(student_id: int) -> NotFound:
+    return NotFound(f"student {student_id} does not exist")
+
+
+async def create_student(request: Request) -> Response:
+    body = validate(StudentCreate, await read_json(request))
+    student = await students.create_student(request.state.db, **body.model_dump())
+    return created(student, f"/students/{student['id']}")
+
+
+async def list_students(request: Request) -> Response:
+    page = parse_page_request(request.query_params)
+    email = request.query_params.get("email")
+    rows = await students.list_students(request.state.db, page=page, email=email)
+    return JSONResponse(page_of(rows, page))
+
+
+async def get_student(request: Request) -> Response:
+    student_id = path_id(request, "student_id")
+    student = await enrollments.get_student_with_courses(request.state.db, student_id=student_id)
+    if student is None:
+        raise _not_found(student_id)
+    return JSONResponse(student)
+
+
+async def update_student(request: Request) -> Response:
+    student_id = path_id(request, "student_id")
+    body = validate(StudentUpdate, await read_json(request))
+    student = await students.update_student(
+        request.state.db, student_id=student_id, changes=body.changes()
+    )
+    if student is None:
+        raise _not_found(student_id)
+    return JSONResponse(student)
+
+
+async def delete_student(request: Request) -> Response:
+    student_id = path_id(request, "student_id")
+    if not await students.delete_student(request.state.db, student_id=student_id):
+        raise _not_found(student_id)
+    return no_content()
+
+
+routes = [
+    Route("/students", create_student, methods=["POST"]),
+    Route("/students", list_students, methods=["GET"]),
+    Route("/students/{student_id:int}", get_student, methods=["GET"]),
+    Route("/students/{student_id:int}", update_student, methods=["PATCH"]),
+    Route("/students/{student_id:int}", delete_student, methods=["DELETE"]),
+]

@@ -1,0 +1,29 @@
+"""Request bodies, one pydantic model each: pydantic rather than msgspec because its errors
+carry a structured location for every failing field, which maps straight to JSON pointers."""
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are refused, so no caller can set what it must not."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Patch(Body):
+    """A partial update: absent fields stay as they are, and `null` clears nothing by accident."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def refuse_null(cls, value: Any, info: Any) -> Any:
+        if value is None and info.field_name not in cls.nullable:
+            raise ValueError("must not be null")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        """Only the fields the caller sent."""
+        return {name: getattr(self, name) for name in self.model_fields_set}

@@ -1,0 +1,25 @@
+"""Bodies of the course endpoints."""
+
+from typing import Annotated, ClassVar
+
+from pydantic import Field, StringConstraints
+
+from service.schemas import Body, Patch
+
+Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,32}$")]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Capacity = Annotated[int, Field(ge=0, le=100_000)]
+
+
+class CourseCreate(Body):
+    code: Code
+    title: Title
+    capacity: Capacity | None = None
+
+
+class CourseUpdate(Patch):
+    nullable: ClassVar[frozenset[str]] = frozenset({"capacity"})
+
+    code: Code | None = None
+    title: Title | None = None
+    capacity: Capacity | None = None

@@ -1,0 +1,92 @@
+"""Request parsing and response building shared by every route."""
+
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+from starlette.requests import Request
+from starlette.responses import Response
+
+from service.pagination import MAX_ID
+from service.problems import (
+    BadRequest,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+    field_error,
+)
+
+MAX_BODY_BYTES = 64 * 1024
+JSON_TYPE = "application/json"
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class JSONResponse(Response):
+    """JSON via orjson: faster than the stdlib, and datetimes come out as RFC 3339 with `Z`."""
+
+    media_type = "application/json; charset=utf-8"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_UTC_Z)
+
+
+def path_id(request: Request, name: str) -> int:
+    """An `{id}` path segment as a database id; anything that cannot be one is simply not found."""
+    value: int = request.path_params[name]
+    if not 1 <= value <= MAX_ID:
+        raise NotFound(f"no resource at {request.url.path}")
+    return value
+
+
+async def read_json(request: Request) -> Any:
+    """The JSON body, refusing non-JSON media types (415), over 64 KiB (413), malformed (400)."""
+    media_type = request.headers.get("content-type", JSON_TYPE).split(";")[0].strip().lower()
+    if media_type != JSON_TYPE and not media_type.endswith("+json"):
+        raise UnsupportedMediaType(f"send the body as {JSON_TYPE}, not {media_type}")
+    declared = request.headers.get("content-length", "0")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"the body must be at most {MAX_BODY_BYTES} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"the body must be at most {MAX_BODY_BYTES} bytes")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise BadRequest("the body is not valid JSON") from None
+
+
+def validate(model: type[Model], payload: Any) -> Model:
+    """The payload as `model`, or 400 when it is not a JSON object and 422 naming each field."""
+    if not isinstance(payload, dict):
+        raise BadRequest("the body must be a JSON object")
+    try:
+        return model.model_validate(payload, strict=True)
+    except ValidationError as error:
+        raise ValidationFailed(
+            [field_error(_pointer(e["loc"]), _message(e)) for e in error.errors()]
+        ) from None
+
+
+def _message(error: ErrorDetails) -> str:
+    """Pydantic's message, without the "Value error, " it puts before our own."""
+    if error["type"] == "value_error":
+        return str(error["ctx"]["error"])
+    return error["msg"]
+
+
+def _pointer(location: tuple[int | str, ...]) -> str:
+    """A JSON Pointer (RFC 6901) from pydantic's error location."""
+    parts = (str(part).replace("~", "~0").replace("/", "~1") for part in location)
+    return "".join("/" + part for part in parts)
+
+
+def created(content: Any, location: str) -> JSONResponse:
+    return JSONResponse(content, status_code=201, headers={"Location": location})
+
+
+def no_content() -> Response:
+    return Response(status_code=204)

@@ -1,0 +1,44 @@
+-- name: insert-course
+-- Creates a course; a taken code fails on courses_code_key.
+INSERT INTO courses (code, title, capacity)
+VALUES (:code, :title, :capacity)
+RETURNING id, code, title, capacity, enrolled_count, created_at, updated_at;
+
+-- name: select-course-by-id
+-- One course, or no row.
+SELECT id, code, title, capacity, enrolled_count, created_at, updated_at
+FROM courses
+WHERE id = :course_id;
+
+-- name: select-courses
+-- One page of courses in id order, after the cursor's id.
+SELECT id, code, title, capacity, enrolled_count, created_at, updated_at
+FROM courses
+WHERE id > :after_id
+ORDER BY id
+LIMIT :limit;
+
+-- name: select-courses-by-code
+-- The page of courses whose code matches ignoring case (one at most, by the unique index).
+SELECT id, code, title, capacity, enrolled_count, created_at, updated_at
+FROM courses
+WHERE lower(code) = lower(:code) AND id > :after_id
+ORDER BY id
+LIMIT :limit;
+
+-- name: update-course
+-- Changes the fields given; capacity changes only when :set_capacity, since NULL means no limit.
+-- A capacity below enrolled_count fails on courses_enrolled_within_capacity.
+UPDATE courses
+SET code = coalesce(:code, code),
+    title = coalesce(:title, title),
+    capacity = CASE WHEN :set_capacity THEN :capacity ELSE capacity END,
+    updated_at = now()
+WHERE id = :course_id
+RETURNING id, code, title, capacity, enrolled_count, created_at, updated_at;
+
+-- name: delete-course
+-- Deletes a course; one with students fails on student_courses_course_id_fkey.
+DELETE FROM courses
+WHERE id = :course_id
+RETURNING id;

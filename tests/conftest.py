@@ -1,0 +1,65 @@
+"""One Postgres server and one migrated database per test session; an app and client on it."""
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from service.app import create_app
+from service.config import Settings
+from service.migrations import apply_migrations
+from tests.postgres import postgres_server, scratch_database
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> Iterator[str]:
+    with scratch_database(server_url, "enrollment_test") as url:
+        apply_migrations(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(Settings(database_url=database_url, db_pool_max=20))
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+@pytest.fixture(scope="session")
+async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection, to look at what the service stored."""
+    connection = await asyncpg.connect(database_url)
+    yield connection
+    await connection.close()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+async def make_student(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
+    body = {"first_name": "Ada", "last_name": "Lovelace", "email": f"{unique('ada')}@example.edu"}
+    response = await client.post("/students", json={**body, **fields})
+    assert response.status_code == 201, response.text
+    student: dict[str, Any] = response.json()
+    return student
+
+
+async def make_course(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
+    body = {"code": unique("CS"), "title": "Introduction to Computing", "capacity": 30}
+    response = await client.post("/courses", json={**body, **fields})
+    assert response.status_code == 201, response.text
+    course: dict[str, Any] = response.json()
+    return course

@@ -1,0 +1,74 @@
+"""Where the tests find Postgres: TEST_DATABASE_URL, else testcontainers when a Docker
+engine answers, else an embedded pgserver. Each test session gets a database of its own."""
+
+import contextlib
+import os
+import socket
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+
+def docker_engine_answers() -> bool:
+    """Whether a Docker engine answers its ping (the docker library leaks a socket when not)."""
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    try:
+        if host.startswith("unix://"):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            address: Any = host.removeprefix("unix://")
+        else:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            parts = urlsplit(host)
+            address = (parts.hostname, parts.port or 2375)
+        with sock:
+            sock.settimeout(3)
+            sock.connect(address)
+            sock.sendall(b"GET /_ping HTTP/1.0\r\n\r\n")
+            status_line = sock.recv(1024).split(b"\r\n", 1)[0]
+        return status_line.split(b" ")[1:2] == [b"200"]
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[str]:
+    """The URL of a server's maintenance database, for as long as the block runs."""
+    if url := os.environ.get("TEST_DATABASE_URL"):
+        yield url
+    elif docker_engine_answers():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:16-alpine", driver=None) as container:
+            yield container.get_connection_url()
+    else:
+        from pgserver.postgres_server import get_server
+
+        with tempfile.TemporaryDirectory() as data:
+            server = get_server(Path(data) / "pg", cleanup_mode="delete")
+            try:
+                yield server.get_uri()
+            finally:
+                server.cleanup()
+
+
+def with_database(url: str, name: str) -> str:
+    """The same server's URL, naming another database."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+@contextlib.contextmanager
+def scratch_database(server_url: str, prefix: str) -> Iterator[str]:
+    """A new, empty database on the server, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield with_database(server_url, name)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
