@@ -8,6 +8,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from service.config import Settings
 from service.database import Database, open_database
@@ -39,6 +40,8 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     problem: Problem
     if exc.status_code == 405:
         problem = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+        # Starlette names only the first matching route's methods; the path may have several.
+        exc.headers = {"Allow": ", ".join(_allowed_methods(request))}
     elif exc.status_code == 404:
         problem = NotFound(f"no resource at {request.url.path}")
     else:
@@ -46,6 +49,14 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
         problem.status = exc.status_code
     problem.headers.update(exc.headers or {})
     return problem_response(request, problem)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.path_regex.match(request.url.path):
+            methods |= route.methods or set()
+    return sorted(methods)
 
 
 async def handle_crash(request: Request, exc: Exception) -> Response:

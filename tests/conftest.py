@@ -63,3 +63,23 @@ async def make_course(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any
     assert response.status_code == 201, response.text
     course: dict[str, Any] = response.json()
     return course
+
+
+def assert_problem(
+    response: httpx.Response, status: int, kind: str | None = None
+) -> dict[str, Any]:
+    """The response is an RFC 9457 problem with this status (and type, when given)."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem: dict[str, Any] = response.json()
+    assert problem["status"] == status
+    assert problem["instance"] == response.request.url.path
+    assert problem["title"]
+    assert problem["detail"]
+    if kind is not None:
+        assert problem["type"].endswith(f"/problems/{kind}")
+    return problem
+
+
+def pointers(problem: dict[str, Any]) -> list[str]:
+    return [error.get("pointer") or error["parameter"] for error in problem["errors"]]
