@@ -12,6 +12,7 @@ from asgi_lifespan import LifespanManager
 from service.app import create_app
 from service.config import Settings
 from service.migrations import apply_migrations
+from tests.openapi_check import assert_conforms
 from tests.postgres import postgres_server, scratch_database
 
 
@@ -33,7 +34,12 @@ async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(Settings(database_url=database_url, db_pool_max=20))
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://test",
+            # Every response any test receives must match the OpenAPI document.
+            event_hooks={"response": [assert_conforms]},
+        ) as client:
             yield client
 
 

@@ -1,0 +1,62 @@
+"""Capacity holds under concurrency: parallel enrollments never overbook a course."""
+
+import asyncio
+from collections import Counter
+
+import asyncpg
+import httpx
+
+from tests.conftest import make_course, make_student
+
+RACERS = 200
+CAPACITY = 10
+
+
+async def test_parallel_enrollments_fill_exactly_the_capacity(
+    client: httpx.AsyncClient, conn: asyncpg.Connection
+) -> None:
+    course = await make_course(client, capacity=CAPACITY)
+    students = [await make_student(client) for _ in range(RACERS)]
+
+    async def enroll(student_id: int) -> int:
+        # Half take the batch endpoint, half the single one: both paths share the lock.
+        if student_id % 2:
+            body = {"course_ids": [course["id"]]}
+            response = await client.post(f"/students/{student_id}/courses", json=body)
+        else:
+            response = await client.put(f"/students/{student_id}/courses/{course['id']}")
+        return response.status_code
+
+    statuses = Counter(await asyncio.gather(*(enroll(s["id"]) for s in students)))
+
+    assert statuses == {201: CAPACITY, 409: RACERS - CAPACITY}
+    assert (await client.get(f"/courses/{course['id']}")).json()["enrolled_count"] == CAPACITY
+    rows = await conn.fetchval(
+        "SELECT count(*) FROM student_courses WHERE course_id = $1", course["id"]
+    )
+    assert rows == CAPACITY
+
+
+async def test_parallel_batches_over_shared_courses_stay_within_capacity(
+    client: httpx.AsyncClient, conn: asyncpg.Connection
+) -> None:
+    # Batches naming the same courses in different orders: locks in id order, no deadlock.
+    courses = [await make_course(client, capacity=3) for _ in range(4)]
+    ids = [c["id"] for c in courses]
+    students = [await make_student(client) for _ in range(40)]
+
+    async def enroll(index: int, student_id: int) -> int:
+        order = ids[index % 4 :] + ids[: index % 4]
+        body = {"course_ids": order[:2] if index % 2 else order}
+        response = await client.post(f"/students/{student_id}/courses", json=body)
+        return response.status_code
+
+    statuses = await asyncio.gather(*(enroll(i, s["id"]) for i, s in enumerate(students)))
+    assert set(statuses) <= {201, 409}
+    counts = await conn.fetch(
+        "SELECT c.id, c.enrolled_count, count(sc.student_id) AS n FROM courses c "
+        "LEFT JOIN student_courses sc ON sc.course_id = c.id WHERE c.id = ANY($1) GROUP BY c.id",
+        ids,
+    )
+    for row in counts:
+        assert row["enrolled_count"] == row["n"] <= 3

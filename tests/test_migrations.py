@@ -1,0 +1,109 @@
+"""The junction migrations keep every row, roll back exactly what they added, and re-apply."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from yoyo import get_backend, read_migrations
+
+from service.migrations import MIGRATIONS_DIR, apply_migrations, yoyo_url
+from tests.postgres import scratch_database
+
+FIRST = "0001.create-students-and-courses"
+
+SCHEMA_SNAPSHOT = """
+SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type
+FROM information_schema.columns WHERE table_schema = 'public' AND table_name NOT LIKE '_yoyo%'
+UNION ALL SELECT 'index ' || indexname FROM pg_indexes WHERE schemaname = 'public'
+UNION ALL SELECT 'constraint ' || conname FROM pg_constraint
+    WHERE connamespace = 'public'::regnamespace
+UNION ALL SELECT 'trigger ' || tgname FROM pg_trigger WHERE NOT tgisinternal
+UNION ALL SELECT 'function ' || proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace
+ORDER BY 1
+"""
+
+
+@pytest.fixture
+def empty_database(server_url: str) -> Iterator[str]:
+    with scratch_database(server_url, "migration_test") as url:
+        yield url
+
+
+def migrate(url: str, *, up_to: str | None = None, roll_back_after: str | None = None) -> None:
+    """Apply migrations through `up_to`, or roll back every one after `roll_back_after`."""
+    backend = get_backend(yoyo_url(url))
+    try:
+        migrations = read_migrations(str(MIGRATIONS_DIR))
+        with backend.lock():
+            if up_to is not None:
+                ids = [m.id for m in migrations]
+                wanted = migrations.filter(lambda m: ids.index(m.id) <= ids.index(up_to))
+                backend.apply_migrations(backend.to_apply(wanted))
+            if roll_back_after is not None:
+                ids = [m.id for m in migrations]
+                later = migrations.filter(lambda m: ids.index(m.id) > ids.index(roll_back_after))
+                backend.rollback_migrations(backend.to_rollback(later))
+    finally:
+        backend.connection.close()
+
+
+def query(url: str, sql: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def seed_first_schema(url: str) -> None:
+    with psycopg.connect(url) as conn:
+        for i in range(1, 51):
+            conn.execute(
+                "INSERT INTO students (first_name, last_name, email) VALUES (%s, %s, %s)",
+                (f"First{i}", f"Last{i}", f"s{i}@example.edu"),
+            )
+            conn.execute(
+                "INSERT INTO courses (code, title, capacity) VALUES (%s, %s, %s)",
+                (f"C{i}", f"Course {i}", None if i % 5 == 0 else i),
+            )
+
+
+STUDENTS = (
+    "SELECT id, first_name, last_name, email, created_at, updated_at FROM students ORDER BY id"
+)
+COURSES = "SELECT id, code, title, capacity, created_at, updated_at FROM courses ORDER BY id"
+
+
+def test_junction_migrations_keep_rows_roll_back_exactly_and_reapply(empty_database: str) -> None:
+    url = empty_database
+    migrate(url, up_to=FIRST)
+    seed_first_schema(url)
+    schema_at_first = query(url, SCHEMA_SNAPSHOT)
+    students, courses = query(url, STUDENTS), query(url, COURSES)
+
+    assert apply_migrations(url) == 2
+    assert query(url, STUDENTS) == students
+    assert query(url, COURSES) == courses
+    assert query(url, "SELECT DISTINCT enrolled_count FROM courses") == [(0,)]
+    with psycopg.connect(url) as conn:
+        conn.execute("INSERT INTO student_courses (student_id, course_id) VALUES (1, 5), (2, 5)")
+    assert query(url, "SELECT enrolled_count FROM courses WHERE id = 5") == [(2,)]
+
+    migrate(url, roll_back_after=FIRST)
+    assert query(url, SCHEMA_SNAPSHOT) == schema_at_first
+    assert query(url, STUDENTS) == students
+    assert query(url, COURSES) == courses
+
+    assert apply_migrations(url) == 2
+    assert query(url, STUDENTS) == students
+    assert query(url, "SELECT count(*) FROM student_courses") == [(0,)]
+    assert apply_migrations(url) == 0
+
+
+def test_enrolled_count_backfills_from_existing_rows(empty_database: str) -> None:
+    url = empty_database
+    migrate(url, up_to="0002.create-student-courses")
+    seed_first_schema(url)
+    with psycopg.connect(url) as conn:
+        conn.execute("INSERT INTO student_courses (student_id, course_id) VALUES (1, 3), (2, 3)")
+    apply_migrations(url)
+    assert query(url, "SELECT enrolled_count FROM courses WHERE id = 3") == [(2,)]
+    assert query(url, "SELECT sum(enrolled_count) FROM courses") == [(2,)]
