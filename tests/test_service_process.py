@@ -7,11 +7,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 
 def free_port() -> int:
@@ -46,11 +44,6 @@ class RunningService:
         return self.process.wait(timeout=30)
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Iterator[Path]:
-    yield tmp_path / "data"
-
-
 def postgres_running(data_dir: Path) -> bool:
     pid_file = data_dir / "postgres" / "postmaster.pid"
     if not pid_file.exists():
@@ -64,8 +57,9 @@ def postgres_running(data_dir: Path) -> bool:
 
 
 def test_embedded_postgres_keeps_data_across_restarts_and_stops_with_the_service(
-    data_dir: Path,
+    tmp_path: Path,
 ) -> None:
+    data_dir = tmp_path / "data"
     first = RunningService(data_dir)
     try:
         body = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.edu"}

@@ -54,6 +54,8 @@ async def list_courses(db: Database, *, page: PageRequest, code: str | None) -> 
 async def update_course(db: Database, *, course_id: int, changes: dict[str, Any]) -> Course | None:
     """The changed course, None when unknown; Conflict on a taken code or a capacity below
     the students already enrolled."""
+    if not changes:  # nothing to change, so updated_at stays as it was
+        return await get_course(db, course_id=course_id)
     values = {"code": None, "title": None, "capacity": None, **changes}
     async with db.connection() as conn:
         try:

@@ -55,6 +55,8 @@ async def update_student(
     db: Database, *, student_id: int, changes: dict[str, Any]
 ) -> Student | None:
     """The changed student, None when unknown; Conflict when the new email is taken."""
+    if not changes:  # nothing to change, so updated_at stays as it was
+        return await get_student(db, student_id=student_id)
     values = {"first_name": None, "last_name": None, "email": None, **changes}
     async with db.connection() as conn:
         try:

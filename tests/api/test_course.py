@@ -81,6 +81,12 @@ async def test_patch_course_changes_fields_and_clears_capacity(client: httpx.Asy
     assert (await client.patch(path, json={"capacity": 2})).json()["capacity"] == 2
 
 
+async def test_patch_course_with_empty_object_changes_nothing(client: httpx.AsyncClient) -> None:
+    course = await make_course(client)
+    response = await client.patch(f"/courses/{course['id']}", json={})
+    assert response.json() == course
+
+
 async def test_patch_course_refuses_capacity_below_enrolled(client: httpx.AsyncClient) -> None:
     course = await make_course(client, capacity=5)
     for _ in range(2):

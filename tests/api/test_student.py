@@ -171,6 +171,16 @@ async def test_patch_student_rejects_null_unknown_and_taken_email(
     assert (await client.get(path)).json()["email"] == student["email"]
 
 
+async def test_patch_student_with_empty_object_changes_nothing(
+    client: httpx.AsyncClient,
+) -> None:
+    student = await make_student(client)
+    response = await client.patch(f"/students/{student['id']}", json={})
+    assert response.status_code == 200
+    assert response.json() == student
+    assert_problem(await client.patch(f"/students/{BIG}", json={}), 404)
+
+
 async def test_patch_unknown_student_is_404(client: httpx.AsyncClient) -> None:
     assert_problem(await client.patch(f"/students/{BIG}", json={"last_name": "X"}), 404)
 
