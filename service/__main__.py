@@ -4,12 +4,14 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 from types import FrameType
 
 import uvicorn
 
 from service.config import ConfigError, Settings
 from service.embedded import start_embedded_postgres
+from service.logs import configure_logging
 from service.migrations import apply_migrations
 
 logger = logging.getLogger("service")
@@ -26,9 +28,7 @@ def main() -> None:
         settings = Settings.from_env()
     except ConfigError as error:
         sys.exit(f"configuration error: {error}")
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     signal.signal(signal.SIGTERM, _exit_normally)
     database_url = settings.database_url
     if database_url is None:
@@ -37,15 +37,19 @@ def main() -> None:
         os.environ["DATABASE_URL"] = database_url
     if settings.migrate_on_start:
         applied = apply_migrations(database_url)
-        logger.info("migrations applied: %d", applied)
+        logger.info("migrations.applied", extra={"count": applied})
+    if settings.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        # Workers share their metrics through files here; a fresh directory per start.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="enrollment-metrics-")
     uvicorn.run(
-        "service.app:create_app",
+        "service.app:serve_app",
         factory=True,
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
         timeout_graceful_shutdown=int(settings.shutdown_timeout),
         log_level=settings.log_level,
+        log_config=None,  # serve_app configures logging in each worker
     )
 
 

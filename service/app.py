@@ -1,37 +1,42 @@
 """The ASGI application: routes, lifespan and the handlers that render every error."""
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TypedDict
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from service import metrics
+from service.auth import AuthMiddleware
 from service.config import Settings
 from service.database import Database, open_database
+from service.idempotency import IdempotencyMiddleware
+from service.logs import configure_logging
 from service.problems import MethodNotAllowed, NotFound, Problem
+from service.repositories import idempotency
 from service.routes import courses, enrollments, health, students
-from service.web import JSONResponse
+from service.telemetry import TelemetryMiddleware
+from service.web import problem_response
+
+logger = logging.getLogger("service")
+HOUSEKEEPING_SECONDS = 5
+KEY_EXPIRY_EVERY_ROUNDS = 120  # every ten minutes
 
 
 class State(TypedDict):
     db: Database
 
 
-def problem_response(request: Request, problem: Problem) -> Response:
-    response = JSONResponse(
-        problem.body(request.url.path), status_code=problem.status, headers=problem.headers
-    )
-    response.headers["content-type"] = "application/problem+json"
-    return response
-
-
 async def handle_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Problem)
-    return problem_response(request, exc)
+    return problem_response(exc, request.url.path)
 
 
 async def handle_http_exception(request: Request, exc: Exception) -> Response:
@@ -48,7 +53,7 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
         problem = Problem(str(exc.detail))
         problem.status = exc.status_code
     problem.headers.update(exc.headers or {})
-    return problem_response(request, problem)
+    return problem_response(problem, request.url.path)
 
 
 def _allowed_methods(request: Request) -> list[str]:
@@ -59,29 +64,53 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
-async def handle_crash(request: Request, exc: Exception) -> Response:
-    """A bug: the caller learns nothing of its insides; the log keeps the traceback."""
-    return problem_response(request, Problem("the service failed; the error is logged"))
-
-
 def create_app(settings: Settings | None = None) -> Starlette:
     """The application; it opens its database pool on startup and closes it on shutdown."""
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
+        if not settings.api_keys:
+            logger.warning("auth.disabled", extra={"detail": "API_KEYS is unset: no key needed"})
         db = await open_database(settings)
+        chores = asyncio.create_task(housekeeping(db))
         try:
             yield {"db": db}
         finally:
+            chores.cancel()
             await db.pool.close()
+            metrics.forget_this_process()
 
     return Starlette(
         routes=[*students.routes, *courses.routes, *enrollments.routes, *health.routes],
         lifespan=lifespan,
-        exception_handlers={
-            Problem: handle_problem,
-            HTTPException: handle_http_exception,
-            Exception: handle_crash,
-        },
+        middleware=[
+            Middleware(TelemetryMiddleware),
+            Middleware(AuthMiddleware, keys=settings.api_keys),
+            Middleware(IdempotencyMiddleware),
+        ],
+        exception_handlers={Problem: handle_problem, HTTPException: handle_http_exception},
     )
+
+
+def serve_app() -> Starlette:
+    """The factory uvicorn calls in each worker process: logging first, then the app."""
+    settings = Settings.from_env()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)
+
+
+async def housekeeping(db: Database) -> None:
+    """Refresh the pool gauges often and expire idempotency keys now and then, off the
+    request path; a failure is logged and tried again next round."""
+    rounds = 0
+    while True:
+        metrics.record_pool(db)
+        if rounds % KEY_EXPIRY_EVERY_ROUNDS == 0:
+            try:
+                expired = await idempotency.delete_expired(db)
+                logger.info("idempotency.expired", extra={"deleted": expired})
+            except Exception:
+                logger.exception("idempotency.expiry_failed")
+        rounds += 1
+        await asyncio.sleep(HOUSEKEEPING_SECONDS)

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 class ConfigError(ValueError):
@@ -42,6 +43,40 @@ def _flag(name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+_SCOPES = {"read": frozenset({"read"}), "read+write": frozenset({"read", "write"})}
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    name: str
+    secret: str
+    scopes: frozenset[str]
+
+
+def parse_api_keys(raw: str) -> tuple[ApiKey, ...]:
+    """Parse API_KEYS; a malformed entry is named by position and name, never by its key."""
+    keys: list[ApiKey] = []
+    for position, entry in enumerate(filter(None, (e.strip() for e in raw.split(","))), 1):
+        name, _, rest = entry.partition(":")
+        secret, _, scopes = rest.rpartition(":")
+        where = f"API_KEYS entry {position} ({name or 'no name'})"
+        if not name or not secret:
+            raise ConfigError(f"{where} must look like name:key:scopes")
+        if scopes not in _SCOPES:
+            raise ConfigError(f"{where} has scopes {scopes!r}; use read or read+write")
+        if any(k.name == name for k in keys):
+            raise ConfigError(f"{where} repeats a name")
+        keys.append(ApiKey(name=name, secret=secret, scopes=_SCOPES[scopes]))
+    return tuple(keys)
+
+
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = _text(name, default).lower()
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything the service reads from its environment; see README.md for each variable."""
@@ -58,6 +93,8 @@ class Settings:
     db_pool_max: int = 10
     db_statement_cache_size: int = 100  # asyncpg's default
     log_level: str = "info"
+    log_format: str = "json"
+    api_keys: tuple[ApiKey, ...] = ()
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -75,5 +112,7 @@ class Settings:
             db_statement_cache_size=_integer(
                 "DB_STATEMENT_CACHE_SIZE", cls.db_statement_cache_size, minimum=0
             ),
-            log_level=_text("LOG_LEVEL", cls.log_level).lower(),
+            log_level=_choice("LOG_LEVEL", cls.log_level, LOG_LEVELS),
+            log_format=_choice("LOG_FORMAT", cls.log_format, ("json", "text")),
+            api_keys=parse_api_keys(os.environ.get("API_KEYS", "")),
         )

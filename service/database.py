@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -25,15 +26,26 @@ UNAVAILABLE = (
 
 
 class Database:
-    """One pool per process; every acquire waits at most `timeout` seconds."""
+    """One pool per process; every acquire waits at most `timeout` seconds.
+
+    A request may run inside one enclosing transaction (an idempotent POST records its key
+    in the same transaction as its write): while `transaction()` is open, `connection()` and
+    nested `transaction()` calls in the same task reuse its connection, each inside a
+    savepoint so that a failed statement does not poison the enclosing transaction.
+    """
 
     def __init__(self, pool: asyncpg.Pool, *, timeout: float) -> None:
         self.pool = pool
         self.timeout = timeout
+        self._enclosing: ContextVar[Connection | None] = ContextVar("enclosing", default=None)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
         """A pooled connection; a slow, busy or unreachable database becomes 503."""
+        if (enclosing := self._enclosing.get()) is not None:
+            async with enclosing.transaction():
+                yield enclosing
+            return
         try:
             async with self.pool.acquire(timeout=self.timeout) as conn:
                 yield conn
@@ -43,8 +55,16 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
         """A connection inside a transaction that commits when the block ends without error."""
+        if self._enclosing.get() is not None:
+            async with self.connection() as conn:
+                yield conn
+            return
         async with self.connection() as conn, conn.transaction():
-            yield conn
+            token = self._enclosing.set(conn)
+            try:
+                yield conn
+            finally:
+                self._enclosing.reset(token)
 
 
 async def open_database(settings: Settings) -> Database:

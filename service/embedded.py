@@ -21,5 +21,5 @@ def start_embedded_postgres(data_dir: Path) -> PostgresServer:
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", module="platformdirs")
     server = get_server(data_dir.resolve() / "postgres", cleanup_mode="stop")
-    logger.info("embedded postgres running with data in %s", data_dir / "postgres")
+    logger.info("postgres.embedded", extra={"data_dir": str(data_dir / "postgres")})
     return server

@@ -32,5 +32,5 @@ def apply_migrations(database_url: str) -> int:
     finally:
         backend.connection.close()
     for migration in pending:
-        logger.info("applied migration %s", migration.id)
+        logger.info("migration.applied", extra={"migration": migration.id})
     return len(pending)

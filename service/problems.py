@@ -72,6 +72,10 @@ class ValidationFailed(Problem):
         super().__init__(summary, errors=errors)
 
 
+class UnknownCourses(ValidationFailed):
+    """422 naming each course id in the body that does not exist."""
+
+
 class ServiceUnavailable(Problem):
     """503: the database did not answer in time or cannot be reached; safe to retry."""
 

@@ -13,6 +13,7 @@ from service.problems import (
     BadRequest,
     NotFound,
     PayloadTooLarge,
+    Problem,
     UnsupportedMediaType,
     ValidationFailed,
     field_error,
@@ -82,6 +83,15 @@ def _pointer(location: tuple[int | str, ...]) -> str:
     """A JSON Pointer (RFC 6901) from pydantic's error location."""
     parts = (str(part).replace("~", "~0").replace("/", "~1") for part in location)
     return "".join("/" + part for part in parts)
+
+
+def problem_response(problem: Problem, instance: str) -> JSONResponse:
+    """The RFC 9457 response for a problem met while serving `instance`."""
+    response = JSONResponse(
+        problem.body(instance), status_code=problem.status, headers=problem.headers
+    )
+    response.headers["content-type"] = "application/problem+json"
+    return response
 
 
 def created(content: Any, location: str) -> JSONResponse:

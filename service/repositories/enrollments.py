@@ -17,7 +17,7 @@ from service.problems import (
     AlreadyEnrolled,
     CourseFull,
     NotFound,
-    ValidationFailed,
+    UnknownCourses,
     field_error,
 )
 from service.queries import load_queries
@@ -73,7 +73,7 @@ async def enroll_student(
     async with db.transaction() as conn:
         locked = await _lock(conn, student_id, course_ids)
         if locked.unknown:
-            raise ValidationFailed(
+            raise UnknownCourses(
                 [
                     field_error(f"/course_ids/{course_ids.index(i)}", f"course {i} does not exist")
                     for i in locked.unknown

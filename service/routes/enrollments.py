@@ -4,6 +4,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from service import audit
 from service.pagination import page_of, parse_page_request
 from service.problems import BadRequest, NotFound, ValidationFailed
 from service.repositories import enrollments
@@ -11,27 +12,35 @@ from service.schemas.enrollments import EnrollmentCreate
 from service.web import JSONResponse, no_content, path_id, read_json, validate
 
 
-async def enroll_student(request: Request) -> Response:
-    student_id = path_id(request, "student_id")
-    db = request.state.db
+async def _enrollment_body(request: Request, student_id: int) -> EnrollmentCreate:
     try:
-        body = validate(EnrollmentCreate, await read_json(request))
+        return validate(EnrollmentCreate, await read_json(request))
     except (BadRequest, ValidationFailed):
         # API.md ranks an unknown student (404) above an invalid body.
-        if not await enrollments.student_exists(db, student_id=student_id):
+        if not await enrollments.student_exists(request.state.db, student_id=student_id):
             raise NotFound(f"student {student_id} does not exist") from None
         raise
-    views = await enrollments.enroll_student(db, student_id=student_id, course_ids=body.course_ids)
+
+
+async def enroll_student(request: Request) -> Response:
+    student_id = path_id(request, "student_id")
+    with audit.enrollment_attempt(student_id) as attempt:
+        body = await _enrollment_body(request, student_id)
+        attempt.course_ids = body.course_ids
+        views = await enrollments.enroll_student(
+            request.state.db, student_id=student_id, course_ids=body.course_ids
+        )
     return JSONResponse({"items": views}, status_code=201)
 
 
 async def enroll_in_course(request: Request) -> Response:
     student_id = path_id(request, "student_id")
     course_id = path_id(request, "course_id")
-    view, created = await enrollments.enroll_in_course(
-        request.state.db, student_id=student_id, course_id=course_id
-    )
-    return JSONResponse(view, status_code=201 if created else 200)
+    with audit.enrollment_attempt(student_id, [course_id]) as attempt:
+        view, attempt.created = await enrollments.enroll_in_course(
+            request.state.db, student_id=student_id, course_id=course_id
+        )
+    return JSONResponse(view, status_code=201 if attempt.created else 200)
 
 
 async def list_student_courses(request: Request) -> Response:
@@ -50,6 +59,7 @@ async def unenroll(request: Request) -> Response:
     course_id = path_id(request, "course_id")
     if not await enrollments.unenroll(request.state.db, student_id=student_id, course_id=course_id):
         raise NotFound(f"student {student_id} is not enrolled in course {course_id}")
+    audit.unenrolled(student_id, course_id)
     return no_content()
 
 

@@ -4,6 +4,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from service import metrics
 from service.openapi import load_openapi
 from service.problems import ServiceUnavailable
 from service.repositories import health
@@ -24,6 +25,12 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+async def prometheus_metrics(request: Request) -> Response:
+    metrics.record_pool(request.state.db)
+    body, content_type = metrics.exposition()
+    return Response(body, media_type=content_type)
+
+
 async def openapi(request: Request) -> Response:
     return JSONResponse(OPENAPI)
 
@@ -31,5 +38,6 @@ async def openapi(request: Request) -> Response:
 routes = [
     Route("/healthz", healthz, methods=["GET"]),
     Route("/readyz", readyz, methods=["GET"]),
+    Route("/metrics", prometheus_metrics, methods=["GET"]),
     Route("/openapi.json", openapi, methods=["GET"]),
 ]

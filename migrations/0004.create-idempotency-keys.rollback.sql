@@ -1,0 +1,2 @@
+-- Drops what 0004 created.
+DROP TABLE idempotency_keys;

@@ -1,0 +1,79 @@
+"""One INFO line, and a metric, for every enrollment, unenrollment and refused enrollment."""
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from service import context, metrics
+from service.problems import (
+    AlreadyEnrolled,
+    BadRequest,
+    CourseFull,
+    NotFound,
+    PayloadTooLarge,
+    Problem,
+    UnknownCourses,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+
+logger = logging.getLogger("service.enrollments")
+
+# Most specific first: UnknownCourses is a ValidationFailed, AlreadyEnrolled a Conflict.
+_REASONS: list[tuple[type[Problem], str]] = [
+    (CourseFull, "full"),
+    (AlreadyEnrolled, "already_enrolled"),
+    (UnknownCourses, "unknown_course"),
+    (NotFound, "not_found"),
+    (ValidationFailed, "invalid_body"),
+    (BadRequest, "invalid_body"),
+    (PayloadTooLarge, "invalid_body"),
+    (UnsupportedMediaType, "invalid_body"),
+]
+
+
+def rejection_reason(problem: Problem) -> str:
+    return next((reason for kind, reason in _REASONS if isinstance(problem, kind)), problem.kind)
+
+
+@dataclass
+class Attempt:
+    """An enrollment being tried; the handler fills in what it learns."""
+
+    student_id: int
+    course_ids: list[int] = field(default_factory=list)
+    created: bool = True
+
+
+def _log(event: str, attempt: Attempt, **fields: object) -> None:
+    logger.info(
+        event,
+        extra={
+            "student_id": attempt.student_id,
+            "course_ids": attempt.course_ids,
+            "actor": context.actor.get(),
+            **fields,
+        },
+    )
+
+
+@contextmanager
+def enrollment_attempt(student_id: int, course_ids: list[int] | None = None) -> Iterator[Attempt]:
+    """Logs `enrollment.created` when the block ends with new seats taken, or
+    `enrollment.rejected` with the reason when it raises a problem."""
+    attempt = Attempt(student_id=student_id, course_ids=course_ids or [])
+    try:
+        yield attempt
+    except Problem as problem:
+        reason = rejection_reason(problem)
+        metrics.ENROLLMENTS_REJECTED.labels(reason).inc()
+        _log("enrollment.rejected", attempt, reason=reason, status=problem.status)
+        raise
+    if attempt.created:
+        metrics.ENROLLMENTS_CREATED.inc(len(attempt.course_ids))
+        _log("enrollment.created", attempt)
+
+
+def unenrolled(student_id: int, course_id: int) -> None:
+    _log("enrollment.deleted", Attempt(student_id=student_id, course_ids=[course_id]))

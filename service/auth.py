@@ -1,0 +1,86 @@
+"""API keys: `API_KEYS=name:key:scopes,...` with scopes `read` or `read+write`.
+
+With keys configured, every request but the open paths needs `Authorization: Bearer <key>`:
+401 when it is missing or unknown, 403 when the key lacks the scope (`read` for GET and HEAD,
+`write` for the rest). The key's name becomes the actor in logs and the idempotency scope.
+"""
+
+import hmac
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from service import context
+from service.config import ApiKey
+from service.problems import Problem
+from service.web import problem_response
+
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+class Unauthorized(Problem):
+    status, kind, title = 401, "unauthorized", "Authentication required"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.headers["WWW-Authenticate"] = "Bearer"
+
+
+class Forbidden(Problem):
+    status, kind, title = 403, "forbidden", "Not allowed for this key"
+
+
+def _bearer(scope: Scope) -> str | None:
+    for header, value in scope["headers"]:
+        if header == b"authorization":
+            kind, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() if kind.lower() == "bearer" else None
+    return None
+
+
+def _actor_header(scope: Scope) -> str | None:
+    for header, value in scope["headers"]:
+        if header == b"x-actor":
+            return value.decode("latin-1")[:128] or None
+    return None
+
+
+class AuthMiddleware:
+    """Pure ASGI: checks the key (when keys are on) and records who is calling."""
+
+    def __init__(self, app: ASGIApp, keys: tuple[ApiKey, ...]) -> None:
+        self.app = app
+        self.keys = keys
+
+    def find_key(self, token: str) -> ApiKey | None:
+        # Compare against every key, in constant time each, so timing says nothing.
+        found = None
+        for key in self.keys:
+            if hmac.compare_digest(key.secret.encode(), token.encode()):
+                found = key
+        return found
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if not self.keys:
+            context.actor.set(_actor_header(scope) or "anonymous")
+            await self.app(scope, receive, send)
+            return
+        problem: Problem | None = None
+        if scope["path"] not in OPEN_PATHS:
+            token = _bearer(scope)
+            key = self.find_key(token) if token else None
+            if key is None:
+                problem = Unauthorized("send Authorization: Bearer <key> with a valid key")
+            else:
+                context.actor.set(key.name)
+                context.key_name.set(key.name)
+                needed = "read" if scope["method"] in READ_METHODS else "write"
+                if needed not in key.scopes:
+                    problem = Forbidden(f"key {key.name!r} lacks the {needed} scope")
+        if problem is not None:
+            await problem_response(problem, scope["path"])(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

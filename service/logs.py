@@ -1,0 +1,60 @@
+"""Log lines: JSON objects on stdout (`ts`, `level`, `event`, `request_id`, then any fields
+passed as `extra=`), or plain lines for humans with LOG_FORMAT=text."""
+
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from service import context
+
+# Attributes every LogRecord has; anything else on a record came from `extra=`.
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    fields = {
+        "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+        "level": record.levelname.lower(),
+        "event": record.getMessage(),
+        "logger": record.name,
+    }
+    if (request_id := context.request_id.get()) is not None:
+        fields["request_id"] = request_id
+    fields.update((k, v) for k, v in vars(record).items() if k not in _STANDARD)
+    if record.exc_info:
+        fields["exception"] = logging.Formatter().formatException(record.exc_info)
+    return fields
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        fields = _fields(record)
+        fields["ts"] = fields["ts"].replace("+00:00", "Z")
+        return orjson.dumps(fields, default=str).decode()
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        fields = _fields(record)
+        head = f"{fields.pop('ts')} {fields.pop('level').upper():7} {fields.pop('event')}"
+        fields.pop("logger")
+        exception = fields.pop("exception", None)
+        line = " ".join([head, *(f"{k}={v}" for k, v in fields.items())])
+        return f"{line}\n{exception}" if exception else line
+
+
+def configure_logging(level: str, log_format: str) -> None:
+    """Send every logger, uvicorn's included, through one stdout handler in the chosen format."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(TextFormatter() if log_format == "text" else JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    # Our access line replaces uvicorn's, which has neither request id nor route template.
+    logging.getLogger("uvicorn.access").disabled = True

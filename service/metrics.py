@@ -1,0 +1,59 @@
+"""Prometheus metrics. With several workers, `python -m service` points
+PROMETHEUS_MULTIPROC_DIR at a fresh directory and every worker writes there, so a scrape
+of any worker sees the sum over all (prometheus-client's multiprocess mode)."""
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from service.database import Database
+
+REQUESTS = Counter("http_requests_total", "Requests answered", ["method", "route", "status"])
+LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "Time to answer a request",
+    ["route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+IN_FLIGHT = Gauge("http_requests_in_flight", "Requests being served", multiprocess_mode="livesum")
+POOL = Gauge(
+    "db_pool_connections",
+    "Database connections in the pool, by state",
+    ["state"],
+    multiprocess_mode="livesum",
+)
+ENROLLMENTS_CREATED = Counter("enrollments_created_total", "Seats taken")
+ENROLLMENTS_REJECTED = Counter(
+    "enrollments_rejected_total", "Enrollment attempts refused", ["reason"]
+)
+
+
+def record_pool(db: Database) -> None:
+    size, idle = db.pool.get_size(), db.pool.get_idle_size()
+    POOL.labels("size").set(size)
+    POOL.labels("idle").set(idle)
+    POOL.labels("in_use").set(size - idle)
+
+
+def exposition() -> tuple[bytes, str]:
+    """The metrics text, summed over every worker in multiprocess mode."""
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def forget_this_process() -> None:
+    """On shutdown in multiprocess mode: drop this worker's live gauges from the sums."""
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]

@@ -1,0 +1,87 @@
+"""Pure ASGI middleware that gives every request an id, echoes it in `X-Request-ID`, and
+writes one access line and the request metrics when the response is done."""
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service import context, metrics
+from service.problems import Problem
+from service.web import problem_response
+
+logger = logging.getLogger("service.access")
+# 1..128 visible ASCII characters; anything else is replaced, never echoed.
+_VALID_REQUEST_ID = re.compile(rb"[\x21-\x7e]{1,128}")
+
+
+def _request_id(scope: Scope) -> str:
+    value: bytes
+    for header, value in scope["headers"]:
+        if header == b"x-request-id" and _VALID_REQUEST_ID.fullmatch(value):
+            return value.decode("ascii")
+    return uuid.uuid4().hex
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path without converters (`/students/{student_id}`), or `unmatched`."""
+    route = scope.get("route")
+    path: str | None = getattr(route, "path", None)
+    return re.sub(r":\w+\}", "}", path) if path else "unmatched"
+
+
+class TelemetryMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id(scope)
+        token = context.request_id.set(request_id)
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        started = time.perf_counter()
+        metrics.IN_FLIGHT.inc()
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            # A bug. The log keeps the traceback, with the request id; the caller learns
+            # nothing of the service's insides.
+            logger.exception("http.unhandled_error")
+            if status:  # the response had begun: all we can do is drop the connection
+                raise
+            crash = Problem("the service failed; the error is logged with this request's id")
+            await problem_response(crash, scope["path"])(scope, receive, send_with_id)
+        finally:
+            metrics.IN_FLIGHT.dec()
+            self._record(scope, status, time.perf_counter() - started)
+            context.request_id.reset(token)
+
+    @staticmethod
+    def _record(scope: Scope, status: int, seconds: float) -> None:
+        route = route_template(scope)
+        metrics.REQUESTS.labels(scope["method"], route, str(status)).inc()
+        metrics.LATENCY.labels(route).observe(seconds)
+        logger.info(
+            "http.request",
+            extra={
+                "method": scope["method"],
+                "route": route,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 2),
+            },
+        )
