@@ -1,0 +1,125 @@
+"""Log lines: JSON with ts, level, event and request_id; one line per enrollment,
+unenrollment and refused enrollment; one access line per request; never a key or a body."""
+
+import io
+import json
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from service.logs import JsonFormatter, TextFormatter
+from tests.conftest import make_course, make_student
+
+LogLines = Callable[[], list[dict[str, Any]]]
+
+
+@pytest.fixture
+def log_lines() -> Iterator[LogLines]:
+    """What the service writes to stdout during the test, one parsed JSON object a line."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+def events(lines: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    return [line for line in lines if line["event"] == name]
+
+
+async def test_enrollment_lines_carry_who_what_and_the_request_id(
+    client: httpx.AsyncClient, log_lines: LogLines
+) -> None:
+    student = await make_student(client)
+    course, full = await make_course(client), await make_course(client, capacity=0)
+    headers = {"X-Actor": "registrar-ui", "X-Request-ID": "req-enroll-1"}
+    path = f"/students/{student['id']}/courses"
+    await client.post(path, json={"course_ids": [course["id"]]}, headers=headers)
+    await client.post(path, json={"course_ids": [full["id"]]}, headers=headers)
+    await client.delete(f"{path}/{course['id']}", headers=headers)
+
+    lines = log_lines()
+    (created,) = events(lines, "enrollment.created")
+    (rejected,) = events(lines, "enrollment.rejected")
+    (deleted,) = events(lines, "enrollment.deleted")
+    for line, course_id in (
+        (created, course["id"]),
+        (rejected, full["id"]),
+        (deleted, course["id"]),
+    ):
+        assert line["level"] == "info"
+        assert line["student_id"] == student["id"]
+        assert line["course_ids"] == [course_id]
+        assert line["actor"] == "registrar-ui"
+        assert line["request_id"] == "req-enroll-1"
+        assert line["ts"].endswith("Z")
+    assert rejected["reason"] == "full"
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"course_ids": [2**62]}, "unknown_course"),
+        ({"course_ids": []}, "invalid_body"),
+    ],
+)
+async def test_every_refused_enrollment_logs_its_reason(
+    client: httpx.AsyncClient, log_lines: LogLines, body: dict[str, Any], reason: str
+) -> None:
+    student = await make_student(client)
+    await client.post(f"/students/{student['id']}/courses", json=body)
+    (line,) = events(log_lines(), "enrollment.rejected")
+    assert line["reason"] == reason
+    assert line["actor"] == "anonymous"
+
+
+async def test_already_enrolled_is_a_reason_and_unknown_student_too(
+    client: httpx.AsyncClient, log_lines: LogLines
+) -> None:
+    student, course = await make_student(client), await make_course(client)
+    await client.put(f"/students/{student['id']}/courses/{course['id']}")
+    await client.post(f"/students/{student['id']}/courses", json={"course_ids": [course["id"]]})
+    await client.put(f"/students/{2**62}/courses/{course['id']}")
+    reasons = [line["reason"] for line in events(log_lines(), "enrollment.rejected")]
+    assert reasons == ["already_enrolled", "not_found"]
+
+
+async def test_one_access_line_per_request_with_route_template(
+    client: httpx.AsyncClient, log_lines: LogLines
+) -> None:
+    response = await client.get("/students/123456789")
+    (line,) = events(log_lines(), "http.request")
+    assert line["method"] == "GET"
+    assert line["route"] == "/students/{student_id}"
+    assert line["status"] == 404
+    assert line["duration_ms"] >= 0
+    assert line["request_id"] == response.headers["x-request-id"]
+
+
+async def test_logs_hold_no_body(client: httpx.AsyncClient, log_lines: LogLines) -> None:
+    student = await make_student(client, first_name="Secretive")
+    assert student["first_name"] == "Secretive"
+    everything = json.dumps(log_lines())
+    assert "Secretive" not in everything
+    assert student["email"] not in everything
+
+
+def test_text_format_is_one_line_for_humans() -> None:
+    record = logging.makeLogRecord(
+        {"msg": "enrollment.created", "levelname": "INFO", "student_id": 7, "name": "x"}
+    )
+    line = TextFormatter().format(record)
+    assert "INFO" in line
+    assert "enrollment.created" in line
+    assert "student_id=7" in line
+    assert "\n" not in line
