@@ -17,6 +17,7 @@ from service.problems import (
     UnsupportedMediaType,
     ValidationFailed,
     field_error,
+    parameter_error,
 )
 
 MAX_BODY_BYTES = 64 * 1024
@@ -38,6 +39,14 @@ def path_id(request: Request, name: str) -> int:
     value: int = request.path_params[name]
     if not 1 <= value <= MAX_ID:
         raise NotFound(f"no resource at {request.url.path}")
+    return value
+
+
+def query_text(request: Request, name: str) -> str | None:
+    """An optional text query parameter; 422 for one Postgres could not store (NUL)."""
+    value = request.query_params.get(name)
+    if value is not None and "\x00" in value:
+        raise ValidationFailed([parameter_error(name, "must not contain the NUL character")])
     return value
 
 

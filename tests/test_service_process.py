@@ -2,46 +2,11 @@
 DATA_DIR that survives a restart, and a clean exit on SIGTERM that stops Postgres too."""
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class RunningService:
-    def __init__(self, data_dir: Path) -> None:
-        self.port = free_port()
-        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-        env |= {"DATA_DIR": str(data_dir), "PORT": str(self.port), "LOG_LEVEL": "warning"}
-        self.process = subprocess.Popen([sys.executable, "-m", "service"], env=env)
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._wait_until_ready()
-
-    def _wait_until_ready(self) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, "the service exited while starting"
-            try:
-                if httpx.get(f"{self.url}/readyz").status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.2)
-        raise AssertionError("the service did not become ready in 60 s")
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=30)
+from tests.running_service import RunningService
 
 
 def postgres_running(data_dir: Path) -> bool:
@@ -60,7 +25,7 @@ def test_embedded_postgres_keeps_data_across_restarts_and_stops_with_the_service
     tmp_path: Path,
 ) -> None:
     data_dir = tmp_path / "data"
-    first = RunningService(data_dir)
+    first = RunningService(tmp_path, DATA_DIR=str(data_dir))
     try:
         body = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.edu"}
         created = httpx.post(f"{first.url}/students", json=body)
@@ -70,7 +35,7 @@ def test_embedded_postgres_keeps_data_across_restarts_and_stops_with_the_service
         assert first.stop() == 0
     assert not postgres_running(data_dir)
 
-    second = RunningService(data_dir)
+    second = RunningService(tmp_path, DATA_DIR=str(data_dir))
     try:
         found = httpx.get(f"{second.url}/students/{created.json()['id']}")
         assert found.status_code == 200

@@ -8,7 +8,15 @@ from service.pagination import page_of, parse_page_request
 from service.problems import NotFound
 from service.repositories import courses
 from service.schemas.courses import CourseCreate, CourseUpdate
-from service.web import JSONResponse, created, no_content, path_id, read_json, validate
+from service.web import (
+    JSONResponse,
+    created,
+    no_content,
+    path_id,
+    query_text,
+    read_json,
+    validate,
+)
 
 
 def _not_found(course_id: int) -> NotFound:
@@ -23,7 +31,7 @@ async def create_course(request: Request) -> Response:
 
 async def list_courses(request: Request) -> Response:
     page = parse_page_request(request.query_params)
-    code = request.query_params.get("code")
+    code = query_text(request, "code")
     rows = await courses.list_courses(request.state.db, page=page, code=code)
     return JSONResponse(page_of(rows, page))
 

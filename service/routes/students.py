@@ -8,7 +8,15 @@ from service.pagination import page_of, parse_page_request
 from service.problems import NotFound
 from service.repositories import enrollments, students
 from service.schemas.students import StudentCreate, StudentUpdate
-from service.web import JSONResponse, created, no_content, path_id, read_json, validate
+from service.web import (
+    JSONResponse,
+    created,
+    no_content,
+    path_id,
+    query_text,
+    read_json,
+    validate,
+)
 
 
 def _not_found(student_id: int) -> NotFound:
@@ -23,7 +31,7 @@ async def create_student(request: Request) -> Response:
 
 async def list_students(request: Request) -> Response:
     page = parse_page_request(request.query_params)
-    email = request.query_params.get("email")
+    email = query_text(request, "email")
     rows = await students.list_students(request.state.db, page=page, email=email)
     return JSONResponse(page_of(rows, page))
 

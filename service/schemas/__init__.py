@@ -11,6 +11,14 @@ class Body(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def refuse_nul(cls, value: Any) -> Any:
+        # Postgres text cannot hold U+0000; refuse it here rather than fail in the database.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain the NUL character")
+        return value
+
 
 class Patch(Body):
     """A partial update: absent fields stay as they are, and `null` clears nothing by accident."""

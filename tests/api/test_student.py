@@ -368,3 +368,9 @@ async def test_list_course_students_includes_enrolled_at(client: httpx.AsyncClie
     assert {k: page["items"][0][k] for k in a} == min(a, b, key=lambda s: s["id"])
     assert page["items"][0]["enrolled_at"].endswith("Z")
     assert_problem(await client.get(f"/courses/{BIG}/students"), 404)
+
+
+async def test_nul_in_a_query_filter_is_422(client: httpx.AsyncClient) -> None:
+    problem = assert_problem(await client.get("/students", params={"email": "a\x00@b.co"}), 422)
+    assert pointers(problem) == ["email"]
+    assert_problem(await client.get("/courses", params={"code": "\x00"}), 422)

@@ -73,3 +73,9 @@ def test_a_body_that_is_not_an_object_is_a_bad_request(payload: object) -> None:
 def test_pointer_escapes_slash_and_tilde() -> None:
     (error,) = errors_of(CourseUpdate, {"a/b~c": 1})
     assert error["pointer"] == "/a~1b~0c"
+
+
+def test_nul_characters_are_refused_in_any_text_field() -> None:
+    errors = errors_of(StudentCreate, {"first_name": "A\x00", "last_name": "B", "email": "a@b.co"})
+    assert [e["pointer"] for e in errors] == ["/first_name"]
+    assert [e["pointer"] for e in errors_of(CourseUpdate, {"title": "\x00"})] == ["/title"]

@@ -1,0 +1,53 @@
+"""`python -m service` in a child process, for tests that need a real server."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class RunningService:
+    """Starts the service with the given environment and waits until /readyz says 200."""
+
+    def __init__(self, log_dir: Path, **env: str) -> None:
+        self.port = free_port()
+        environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+        environment |= {"PORT": str(self.port), "LOG_LEVEL": "warning", **env}
+        self.log = log_dir / f"service-{self.port}.log"
+        self._log_file = self.log.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "service"], env=environment, stdout=self._log_file
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._wait_until_ready()
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, "the service exited while starting"
+            try:
+                if httpx.get(f"{self.url}/readyz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise AssertionError("the service did not become ready in 60 s")
+
+    def stop(self) -> int:
+        """SIGTERM, and the exit status."""
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=30)
+        finally:
+            self._log_file.close()

@@ -1,0 +1,51 @@
+"""Schemathesis generates requests for every operation in the OpenAPI document (its
+coverage, fuzzing and stateful phases) and sends them to a real server; every response must
+conform to the document and none may be a 5xx. Run alone with `pytest -m fuzz -s`."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.running_service import RunningService
+
+CHECKS = ",".join(
+    [
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_schema_conformance",
+    ]
+)
+EXAMPLES_PER_OPERATION = "40"
+
+
+@pytest.mark.fuzz
+def test_schemathesis_finds_no_failure(database_url: str, tmp_path: Path) -> None:
+    service = RunningService(tmp_path, DATABASE_URL=database_url, MIGRATE_ON_START="false")
+    try:
+        run = subprocess.run(
+            [
+                str(Path(sys.executable).with_name("schemathesis")),
+                "run",
+                f"{service.url}/openapi.json",
+                "--checks",
+                CHECKS,
+                "--max-examples",
+                EXAMPLES_PER_OPERATION,
+                "--generation-database",
+                "none",
+                "--report-dir",
+                str(tmp_path / "report"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    finally:
+        assert service.stop() == 0
+    summary = run.stdout[run.stdout.rfind("SUMMARY") :]
+    print(summary)  # the figures: operations tested, cases generated, failures
+    assert run.returncode == 0, run.stdout[-8000:]
+    assert "Tested: 18" in summary
