@@ -108,8 +108,8 @@ async def housekeeping(db: Database) -> None:
         metrics.record_pool(db)
         if rounds % KEY_EXPIRY_EVERY_ROUNDS == 0:
             try:
-                expired = await idempotency.delete_expired(db)
-                logger.info("idempotency.expired", extra={"deleted": expired})
+                if expired := await idempotency.delete_expired(db):
+                    logger.info("idempotency.expired", extra={"deleted": expired})
             except Exception:
                 logger.exception("idempotency.expiry_failed")
         rounds += 1

@@ -3,23 +3,25 @@
 import logging
 import warnings
 from pathlib import Path
-
-from pgserver.postgres_server import PostgresServer, get_server
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
 
-def start_embedded_postgres(data_dir: Path) -> PostgresServer:
-    """Start (or find running) the server whose data lives under `data_dir/postgres`.
+def start_embedded_postgres(data_dir: Path) -> Any:
+    """Start (or find running) the server whose data lives under `data_dir/postgres`, and
+    return pgserver's handle to it (`get_uri()` gives its URL).
 
     The data survives restarts. pgserver stops the server when this process exits normally,
     so the caller must turn SIGTERM into a normal exit.
     """
+    with warnings.catch_warnings():
+        # platformdirs warns at import when XDG_RUNTIME_DIR is unset; /tmp serves fine.
+        warnings.simplefilter("ignore")
+        from pgserver.postgres_server import get_server
+
+    logging.getLogger("pgserver").setLevel(logging.WARNING)  # it narrates every pg_ctl call
     data_dir.mkdir(parents=True, exist_ok=True)
-    # pgserver narrates every pg_ctl call at INFO, and platformdirs warns when
-    # XDG_RUNTIME_DIR is unset (it then uses /tmp, which is fine).
-    logging.getLogger("pgserver").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", module="platformdirs")
     server = get_server(data_dir.resolve() / "postgres", cleanup_mode="stop")
     logger.info("postgres.embedded", extra={"data_dir": str(data_dir / "postgres")})
     return server

@@ -11,7 +11,13 @@ import orjson
 from service import context
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# uvicorn adds color_message, an ANSI-coloured copy of the message.
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -56,5 +62,7 @@ def configure_logging(level: str, log_format: str) -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # yoyo narrates each step; service.migrations logs each migration applied instead.
+    logging.getLogger("yoyo").setLevel(logging.WARNING)
     # Our access line replaces uvicorn's, which has neither request id nor route template.
     logging.getLogger("uvicorn.access").disabled = True

@@ -26,8 +26,12 @@ def _request_id(scope: Scope) -> str:
 
 
 def route_template(scope: Scope) -> str:
-    """The matched route's path without converters (`/students/{student_id}`), or `unmatched`."""
+    """The route's path without converters (`/students/{student_id}`), or `unmatched`.
+    Looked up when the router never ran (a 401, or an idempotent replay)."""
     route = scope.get("route")
+    if route is None:
+        routes = scope["app"].router.routes
+        route = next((r for r in routes if r.path_regex.match(scope["path"])), None)
     path: str | None = getattr(route, "path", None)
     return re.sub(r":\w+\}", "}", path) if path else "unmatched"
 
