@@ -30,6 +30,8 @@ def main() -> None:
         sys.exit(f"configuration error: {error}")
     configure_logging(settings.log_level, settings.log_format)
     signal.signal(signal.SIGTERM, _exit_normally)
+    if not settings.api_keys:
+        logger.warning("auth.disabled", extra={"detail": "API_KEYS is unset: no key is needed"})
     database_url = settings.database_url
     if database_url is None:
         database_url = start_embedded_postgres(settings.data_dir).get_uri()

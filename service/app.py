@@ -70,8 +70,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
-        if not settings.api_keys:
-            logger.warning("auth.disabled", extra={"detail": "API_KEYS is unset: no key needed"})
         db = await open_database(settings)
         chores = asyncio.create_task(housekeeping(db))
         try:

@@ -2,6 +2,8 @@
 DATA_DIR that survives a restart, and a clean exit on SIGTERM that stops Postgres too."""
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -43,3 +45,53 @@ def test_embedded_postgres_keeps_data_across_restarts_and_stops_with_the_service
     finally:
         assert second.stop() == 0
     assert not postgres_running(data_dir)
+
+
+def test_keys_are_enforced_never_logged_and_metrics_sum_over_workers(
+    tmp_path: Path, database_url: str
+) -> None:
+    write_key = "w-0123456789abcdef"
+    service = RunningService(
+        tmp_path,
+        DATABASE_URL=database_url,
+        API_KEYS=f"reports:r-0123456789abcdef:read,registrar:{write_key}:read+write",
+        WORKERS="2",
+        LOG_LEVEL="info",
+    )
+    try:
+        auth = {"Authorization": f"Bearer {write_key}"}
+        assert httpx.get(f"{service.url}/students").status_code == 401
+        assert (
+            httpx.get(f"{service.url}/students", headers={"Authorization": "Bearer x"}).status_code
+            == 401
+        )
+        for _ in range(20):
+            assert httpx.get(f"{service.url}/students", headers=auth).status_code == 200
+        metrics = httpx.get(f"{service.url}/metrics").text
+    finally:
+        assert service.stop() == 0
+    served = [
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith('http_requests_total{method="GET",route="/students",status="200"}')
+    ]
+    # Whichever worker answered the scrape, it counts the requests both workers served.
+    assert served == [20.0]
+    log = service.log.read_text()
+    assert '"event":"http.request"' in log
+    assert "0123456789abcdef" not in log
+
+
+def test_a_malformed_api_keys_stops_the_service_naming_the_entry_not_the_key(
+    tmp_path: Path,
+) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "service"],
+        env={**os.environ, "API_KEYS": "reports:s3cr3t-value:admin", "DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode != 0
+    assert "API_KEYS entry 1 (reports)" in run.stderr
+    assert "s3cr3t-value" not in run.stderr + run.stdout
