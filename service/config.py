@@ -89,6 +89,7 @@ class Settings:
     migrate_on_start: bool = True
     shutdown_timeout: float = 10.0
     db_timeout: float = 5.0
+    db_lock_timeout: float = 2.0
     db_pool_min: int = 1
     db_pool_max: int = 10
     db_statement_cache_size: int = 100  # asyncpg's default
@@ -107,6 +108,7 @@ class Settings:
             migrate_on_start=_flag("MIGRATE_ON_START", cls.migrate_on_start),
             shutdown_timeout=_number("SHUTDOWN_TIMEOUT", cls.shutdown_timeout, minimum=0),
             db_timeout=_number("DB_TIMEOUT", cls.db_timeout, minimum=0.001),
+            db_lock_timeout=_number("DB_LOCK_TIMEOUT", cls.db_lock_timeout, minimum=0.001),
             db_pool_min=_integer("DB_POOL_MIN", cls.db_pool_min, minimum=0),
             db_pool_max=_integer("DB_POOL_MAX", cls.db_pool_max, minimum=1),
             db_statement_cache_size=_integer(

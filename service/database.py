@@ -1,32 +1,42 @@
-"""The asyncpg pool, and the one way handlers' repositories get a connection from it."""
+"""The asyncpg pool, and the one way repositories get a connection from it.
 
-from collections.abc import AsyncIterator
+DB_TIMEOUT is the budget of one database access: waiting for a connection and running
+every statement, together. Past it the request gets a 503 problem. Transactions also set
+statement_timeout, lock_timeout and idle_in_transaction_session_timeout with SET LOCAL,
+which lives and dies with the transaction and so is safe behind PgBouncer in transaction
+pooling (a connection-level SET or a startup parameter would not be).
+"""
+
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from typing import TypeVar
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from service import budget
 from service.config import Settings
-from service.problems import ServiceUnavailable
-
-# What repositories receive: a pooled connection, or a plain one in tests and tools.
-Connection = asyncpg.Connection | PoolConnectionProxy
-
-# Failures that say "the database cannot serve this now", not "this request is wrong".
-UNAVAILABLE = (
-    TimeoutError,
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.ConnectionDoesNotExistError,
-    asyncpg.QueryCanceledError,
-    asyncpg.AdminShutdownError,
+from service.db_errors import (
+    BROKEN_CONNECTION,
+    DatabaseBusy,
+    DatabaseConflict,
+    as_problem,
 )
+from service.queries import Connection, load_queries
+
+Result = TypeVar("Result")
+
+SESSION_SQL = load_queries("session")
+CONFLICT_ATTEMPTS = 3
+
+
+def _milliseconds(seconds: float) -> str:
+    return f"{max(1, round(seconds * 1000))}ms"
 
 
 class Database:
-    """One pool per process; every acquire waits at most `timeout` seconds.
+    """One pool per process.
 
     A request may run inside one enclosing transaction (an idempotent POST records its key
     in the same transaction as its write): while `transaction()` is open, `connection()` and
@@ -34,23 +44,43 @@ class Database:
     savepoint so that a failed statement does not poison the enclosing transaction.
     """
 
-    def __init__(self, pool: asyncpg.Pool, *, timeout: float) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, timeout: float, lock_timeout: float) -> None:
         self.pool = pool
         self.timeout = timeout
+        self._timeouts = (
+            _milliseconds(timeout),
+            _milliseconds(min(lock_timeout, timeout)),
+            _milliseconds(2 * timeout),
+        )
         self._enclosing: ContextVar[Connection | None] = ContextVar("enclosing", default=None)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
-        """A pooled connection; a slow, busy or unreachable database becomes 503."""
+        """A pooled connection within the budget; database failures become 503 problems."""
         if (enclosing := self._enclosing.get()) is not None:
-            async with enclosing.transaction():
+            async with _translated(), enclosing.transaction():
                 yield enclosing
             return
+        token = budget.start(self.timeout)
         try:
-            async with self.pool.acquire(timeout=self.timeout) as conn:
-                yield conn
-        except UNAVAILABLE:
-            raise ServiceUnavailable("the database is not answering; retry shortly") from None
+            async with _translated():
+                conn = await self._acquire()
+                try:
+                    yield conn
+                except BROKEN_CONNECTION:
+                    conn.terminate()  # it may still be running or half-read: never reuse it
+                    raise
+                finally:
+                    # Releasing resets the connection: a round trip, so it gets a timeout too.
+                    await self.pool.release(conn, timeout=max(0.1, budget.seconds_left() or 0))
+        finally:
+            budget.end(token)
+
+    async def _acquire(self) -> PoolConnectionProxy:
+        try:
+            return await self.pool.acquire(timeout=budget.time_left())
+        except TimeoutError:
+            raise DatabaseBusy("every database connection is in use; retry shortly") from None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
@@ -60,11 +90,37 @@ class Database:
                 yield conn
             return
         async with self.connection() as conn, conn.transaction():
+            statement, lock, idle = self._timeouts
+            await SESSION_SQL["set-transaction-timeouts"].fetchrow(
+                conn, statement_timeout=statement, lock_timeout=lock, idle_timeout=idle
+            )
             token = self._enclosing.set(conn)
             try:
                 yield conn
             finally:
                 self._enclosing.reset(token)
+
+    async def run_in_transaction(self, work: Callable[[Connection], Awaitable[Result]]) -> Result:
+        """`work` in a transaction, run again (a few times) after a deadlock or a
+        serialization failure: safe because a failed attempt left nothing behind."""
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            try:
+                async with self.transaction() as conn:
+                    return await work(conn)
+            except DatabaseConflict:
+                if attempt == CONFLICT_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+
+@asynccontextmanager
+async def _translated() -> AsyncIterator[None]:
+    try:
+        yield
+    except Exception as error:
+        if (problem := as_problem(error)) is None:
+            raise
+        raise problem from None
 
 
 async def open_database(settings: Settings) -> Database:
@@ -77,4 +133,4 @@ async def open_database(settings: Settings) -> Database:
         command_timeout=settings.db_timeout,
         statement_cache_size=settings.db_statement_cache_size,
     )
-    return Database(pool, timeout=settings.db_timeout)
+    return Database(pool, timeout=settings.db_timeout, lock_timeout=settings.db_lock_timeout)

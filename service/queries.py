@@ -11,11 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
+from service.budget import time_left
 from service.config import PROJECT_ROOT
-from service.database import Connection
 
 SQL_DIR = PROJECT_ROOT / "sql"
+# What statements run on: a pooled connection, or a plain one in tests and tools.
+Connection = asyncpg.Connection | PoolConnectionProxy
 _NAME_LINE = re.compile(r"^--\s*name:\s*([a-z0-9-]+)\s*$", re.MULTILINE)
 # `:name` but not the `::type` cast and not inside a word (`24:MI` in a format string).
 _PARAMETER = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
@@ -34,16 +37,16 @@ class Query:
         return [values[name] for name in self.parameters]
 
     async def fetch(self, conn: Connection, **values: Any) -> list[asyncpg.Record]:
-        return await conn.fetch(self.text, *self.bind(values))
+        return await conn.fetch(self.text, *self.bind(values), timeout=time_left())
 
     async def fetchrow(self, conn: Connection, **values: Any) -> asyncpg.Record | None:
-        return await conn.fetchrow(self.text, *self.bind(values))
+        return await conn.fetchrow(self.text, *self.bind(values), timeout=time_left())
 
     async def fetchval(self, conn: Connection, **values: Any) -> Any:
-        return await conn.fetchval(self.text, *self.bind(values))
+        return await conn.fetchval(self.text, *self.bind(values), timeout=time_left())
 
     async def execute(self, conn: Connection, **values: Any) -> str:
-        return await conn.execute(self.text, *self.bind(values))
+        return await conn.execute(self.text, *self.bind(values), timeout=time_left())
 
 
 def parse_query(name: str, sql: str) -> Query:

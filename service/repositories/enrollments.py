@@ -11,7 +11,7 @@ into a storm of aborts. The CHECK constraint on courses.enrolled_count is the ba
 from dataclasses import dataclass
 from typing import Any
 
-from service.database import Connection, Database
+from service.database import Database
 from service.pagination import PageRequest
 from service.problems import (
     AlreadyEnrolled,
@@ -20,7 +20,7 @@ from service.problems import (
     UnknownCourses,
     field_error,
 )
-from service.queries import load_queries
+from service.queries import Connection, load_queries
 from service.repositories import as_dict, as_dicts
 
 SQL = load_queries("enrollments")
@@ -70,7 +70,8 @@ async def enroll_student(
 ) -> list[EnrollmentView]:
     """Enroll in every course or none, checking in API.md's order: unknown student (404),
     unknown courses (422), already enrolled (409), full (409)."""
-    async with db.transaction() as conn:
+
+    async def enroll(conn: Connection) -> list[EnrollmentView]:
         locked = await _lock(conn, student_id, course_ids)
         if locked.unknown:
             raise UnknownCourses(
@@ -88,12 +89,15 @@ async def enroll_student(
         await _insert(conn, student_id, course_ids)
         return await _views(conn, student_id, course_ids)
 
+    return await db.run_in_transaction(enroll)
+
 
 async def enroll_in_course(
     db: Database, *, student_id: int, course_id: int
 ) -> tuple[EnrollmentView, bool]:
     """The enrollment view and whether it is new; enrolling twice is not an error here."""
-    async with db.transaction() as conn:
+
+    async def enroll(conn: Connection) -> tuple[EnrollmentView, bool]:
         locked = await _lock(conn, student_id, [course_id])
         if locked.unknown:
             raise NotFound(f"course {course_id} does not exist")
@@ -104,6 +108,8 @@ async def enroll_in_course(
             await _insert(conn, student_id, [course_id])
         (view,) = await _views(conn, student_id, [course_id])
         return view, created
+
+    return await db.run_in_transaction(enroll)
 
 
 async def unenroll(db: Database, *, student_id: int, course_id: int) -> bool:

@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass
 
-from service.database import Connection, Database
-from service.queries import load_queries
+from service.database import Database
+from service.queries import Connection, load_queries
 
 SQL = load_queries("idempotency")
 EXPIRY_BATCH = 1000

@@ -117,7 +117,7 @@ async def test_keys_expire_after_24_hours_and_are_cleaned_up(
     )
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
     try:
-        assert await delete_expired(Database(pool, timeout=5)) >= 1
+        assert await delete_expired(Database(pool, timeout=5, lock_timeout=2)) >= 1
     finally:
         await pool.close()
     remaining = await conn.fetchval(
