@@ -7,8 +7,9 @@ which lives and dies with the transaction and so is safe behind PgBouncer in tra
 pooling (a connection-level SET or a startup parameter would not be).
 """
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
 from typing import TypeVar
 
@@ -26,6 +27,7 @@ from service.db_errors import (
 from service.queries import Connection, load_queries
 
 Result = TypeVar("Result")
+logger = logging.getLogger(__name__)
 
 SESSION_SQL = load_queries("session")
 CONFLICT_ATTEMPTS = 3
@@ -68,11 +70,13 @@ class Database:
                 try:
                     yield conn
                 except BROKEN_CONNECTION:
-                    conn.terminate()  # it may still be running or half-read: never reuse it
+                    # It may still be running or half-read: never reuse it. (A connection
+                    # that died was already taken back by the pool, hence the suppress.)
+                    with suppress(asyncpg.InterfaceError):
+                        conn.terminate()
                     raise
                 finally:
-                    # Releasing resets the connection: a round trip, so it gets a timeout too.
-                    await self.pool.release(conn, timeout=max(0.1, budget.seconds_left() or 0))
+                    await self._release(conn)
         finally:
             budget.end(token)
 
@@ -81,6 +85,15 @@ class Database:
             return await self.pool.acquire(timeout=budget.time_left())
         except TimeoutError:
             raise DatabaseBusy("every database connection is in use; retry shortly") from None
+
+    async def _release(self, conn: PoolConnectionProxy) -> None:
+        # Releasing resets the connection, a round trip, so it gets a timeout too. If the
+        # reset fails the pool closes the connection; the request's own work is done
+        # (committed or not) and must not turn into an error because of it.
+        try:
+            await self.pool.release(conn, timeout=max(0.1, budget.seconds_left() or 0))
+        except Exception:
+            logger.warning("db.release_failed", exc_info=True)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:

@@ -55,7 +55,13 @@ _KINDS: list[
         "the database is shutting down or starting up",
     ),
     (
-        (asyncpg.ConnectionDoesNotExistError, asyncpg.ConnectionFailureError, ConnectionResetError),
+        (
+            asyncpg.ConnectionDoesNotExistError,
+            asyncpg.ConnectionFailureError,
+            ConnectionResetError,
+            # asyncpg's protocol left mid-operation by a connection dying under it
+            asyncpg.InternalClientError,
+        ),
         ConnectionLost,
         "the connection to the database was lost",
     ),
@@ -67,7 +73,12 @@ _KINDS: list[
 ]
 
 # Kinds after which the connection may still be busy or broken, and is closed, not reused.
-BROKEN_CONNECTION = (TimeoutError, OSError, asyncpg.PostgresConnectionError)
+BROKEN_CONNECTION = (
+    TimeoutError,
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InternalClientError,
+)
 
 
 def as_problem(error: BaseException) -> ServiceUnavailable | None:

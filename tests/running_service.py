@@ -45,8 +45,9 @@ class RunningService:
         raise AssertionError("the service did not become ready in 60 s")
 
     def stop(self) -> int:
-        """SIGTERM, and the exit status."""
-        self.process.send_signal(signal.SIGTERM)
+        """SIGTERM (unless it already exited), and the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
         try:
             return self.process.wait(timeout=30)
         finally:
