@@ -1,5 +1,8 @@
 -- Students and courses as they stood before enrollment existed; uniqueness ignores case.
-CREATE TABLE students (
+SET lock_timeout = '5s';
+SET statement_timeout = '60s';
+
+CREATE TABLE IF NOT EXISTS students (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     first_name text NOT NULL,
     last_name text NOT NULL,
@@ -11,13 +14,13 @@ CREATE TABLE students (
     CONSTRAINT students_email_length CHECK (char_length(email) BETWEEN 3 AND 254)
 );
 
-CREATE UNIQUE INDEX students_email_key ON students (lower(email));
+CREATE UNIQUE INDEX IF NOT EXISTS students_email_key ON students (lower(email));
 
-CREATE TABLE courses (
+CREATE TABLE IF NOT EXISTS courses (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     code text NOT NULL,
     title text NOT NULL,
-    capacity integer,
+    capacity bigint,
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT courses_code_format CHECK (code ~ '^[A-Za-z0-9._-]{1,32}$'),
@@ -25,4 +28,4 @@ CREATE TABLE courses (
     CONSTRAINT courses_capacity_range CHECK (capacity BETWEEN 0 AND 100000)
 );
 
-CREATE UNIQUE INDEX courses_code_key ON courses (lower(code));
+CREATE UNIQUE INDEX IF NOT EXISTS courses_code_key ON courses (lower(code));

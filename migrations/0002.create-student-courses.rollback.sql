@@ -1,2 +1,4 @@
 -- Drops what 0002 created.
-DROP TABLE student_courses;
+SET lock_timeout = '5s';
+SET statement_timeout = '60s';
+DROP TABLE IF EXISTS student_courses;

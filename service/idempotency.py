@@ -15,10 +15,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import context
 from service.database import Database
-from service.problems import Conflict, PayloadTooLarge, Problem, ValidationFailed
+from service.problems import Conflict, Problem, ValidationFailed
 from service.repositories import idempotency
 from service.repositories.idempotency import RecordedResponse
-from service.web import MAX_BODY_BYTES, JSONResponse, problem_response
+from service.web import JSONResponse, problem_response, receive_body
 
 _VALID_KEY = re.compile(rb"[\x20-\x7e]{1,255}")
 
@@ -49,18 +49,6 @@ def _key(scope: Scope) -> bytes | None:
     return next((v for k, v in scope["headers"] if k == b"idempotency-key"), None)
 
 
-async def _read_body(receive: Receive) -> bytes:
-    body = bytearray()
-    more = True
-    while more:
-        message = await receive()
-        body += message.get("body", b"")
-        more = message.get("more_body", False)
-        if len(body) > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"the body must be at most {MAX_BODY_BYTES} bytes")
-    return bytes(body)
-
-
 def _request_hash(scope: Scope, body: bytes) -> str:
     digest = hashlib.sha256(f"{scope['method']} {scope['path']}\n".encode())
     digest.update(body)
@@ -81,7 +69,7 @@ class IdempotencyMiddleware:
                 raise ValidationFailed(
                     [{"parameter": "Idempotency-Key", "detail": "must be 1..255 characters"}]
                 )
-            body = await _read_body(receive)
+            body = await receive_body(receive)
             response = await self._respond_once(scope, key.decode("ascii"), body)
         except Problem as problem:
             response = problem_response(problem, scope["path"])

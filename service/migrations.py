@@ -2,6 +2,7 @@
 starting together apply each migration exactly once."""
 
 import logging
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from yoyo import get_backend, read_migrations
@@ -19,11 +20,11 @@ def yoyo_url(database_url: str) -> str:
     return urlunsplit(parts._replace(scheme="postgresql+psycopg"))
 
 
-def apply_migrations(database_url: str) -> int:
+def apply_migrations(database_url: str, directory: Path = MIGRATIONS_DIR) -> int:
     """Apply every pending migration; returns how many were applied."""
     backend = get_backend(yoyo_url(database_url))
     try:
-        migrations = read_migrations(str(MIGRATIONS_DIR))
+        migrations = read_migrations(str(directory))
         with backend.lock(timeout=LOCK_TIMEOUT_SECONDS):
             # Read what is pending only once the lock is held: another replica may
             # have applied it while this one waited.

@@ -42,6 +42,10 @@ class MethodNotAllowed(Problem):
     status, kind, title = 405, "method-not-allowed", "Method not allowed"
 
 
+class RequestTimeout(Problem):
+    status, kind, title = 408, "request-timeout", "Request body too slow"
+
+
 class Conflict(Problem):
     status, kind, title = 409, "conflict", "Conflict with the current state"
 

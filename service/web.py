@@ -1,5 +1,6 @@
 """Request parsing and response building shared by every route."""
 
+import asyncio
 from typing import Any, TypeVar
 
 import orjson
@@ -7,6 +8,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive
 
 from service.pagination import MAX_ID
 from service.problems import (
@@ -14,6 +16,7 @@ from service.problems import (
     NotFound,
     PayloadTooLarge,
     Problem,
+    RequestTimeout,
     UnsupportedMediaType,
     ValidationFailed,
     field_error,
@@ -21,6 +24,7 @@ from service.problems import (
 )
 
 MAX_BODY_BYTES = 64 * 1024
+BODY_TIMEOUT_SECONDS = 10.0
 JSON_TYPE = "application/json"
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -50,6 +54,26 @@ def query_text(request: Request, name: str) -> str | None:
     return value
 
 
+async def receive_body(receive: Receive) -> bytes:
+    """The whole request body from the ASGI channel: 413 past 64 KiB, 408 when the client
+    takes longer than BODY_TIMEOUT_SECONDS to send it (a slow body holds a worker's slot)."""
+    body = bytearray()
+    more = True
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_SECONDS):
+            while more:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise BadRequest("the client went away before sending the body")
+                body += message.get("body", b"")
+                more = message.get("more_body", False)
+                if len(body) > MAX_BODY_BYTES:
+                    raise PayloadTooLarge(f"the body must be at most {MAX_BODY_BYTES} bytes")
+    except TimeoutError:
+        raise RequestTimeout(f"the body took over {BODY_TIMEOUT_SECONDS} s to arrive") from None
+    return bytes(body)
+
+
 async def read_json(request: Request) -> Any:
     """The JSON body, refusing non-JSON media types (415), over 64 KiB (413), malformed (400)."""
     media_type = request.headers.get("content-type", JSON_TYPE).split(";")[0].strip().lower()
@@ -58,11 +82,7 @@ async def read_json(request: Request) -> Any:
     declared = request.headers.get("content-length", "0")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"the body must be at most {MAX_BODY_BYTES} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"the body must be at most {MAX_BODY_BYTES} bytes")
+    body = await receive_body(request.receive)
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:

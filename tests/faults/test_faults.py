@@ -4,18 +4,21 @@ was answered 2xx is lost. Run alone with `pytest -m faults -s` for the figures."
 
 import asyncio
 import random
+import shutil
 import signal
 import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
+from service.migrations import MIGRATIONS_DIR, apply_migrations
 from tests.faults.conftest import Postgres
 
 pytestmark = pytest.mark.faults
@@ -329,3 +332,37 @@ async def test_a_thousand_racing_enrollments_never_overbook(
     for row in rows:
         assert row["enrolled_count"] == row["n"] <= row["capacity"]
     report("race", list(outcomes), seats_taken=sum(r["n"] for r in rows))
+
+
+async def test_a_migration_applied_under_write_load_costs_at_most_lock_timeouts(
+    postgres: Postgres, start_service: Any, tmp_path: Path
+) -> None:
+    service = start_service(DB_TIMEOUT="2", DB_LOCK_TIMEOUT="1")
+    migrations = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIR, migrations)
+    latest = max(p.stem for p in MIGRATIONS_DIR.glob("*.sql") if ".rollback" not in p.name)
+    (migrations / "9001.add-student-nickname.sql").write_text(
+        "-- A column added while the service writes.\n"
+        f"-- depends: {latest}\n"
+        "SET lock_timeout = '1s';\n"
+        "ALTER TABLE students ADD COLUMN IF NOT EXISTS nickname text;\n"
+    )
+    (migrations / "9002.index-student-last-name.sql").write_text(
+        "-- An index built without blocking writes.\n"
+        "-- depends: 9001.add-student-nickname\n"
+        "-- transactional: false\n"
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS students_last_name_idx ON students (last_name);\n"
+    )
+    applied: list[int] = []
+    outcomes = await load(
+        service.url,
+        create_student,
+        seconds=4,
+        during=lambda: applied.append(apply_migrations(postgres.url, migrations)),
+        at=1.0,
+    )
+    assert applied == [2]
+    assert {o.status for o in outcomes} <= {201, 503}
+    kinds = {o.body["type"].rsplit("/", 1)[-1] for o in outcomes if o.status == 503}
+    assert kinds <= {"database-busy"}
+    report("migration under load", outcomes, problem_types=sorted(kinds))

@@ -1,2 +1,0 @@
--- Drops what 0004 created.
-DROP TABLE idempotency_keys;
