@@ -1,5 +1,6 @@
 """One Postgres server and one migrated database per test session; an app and client on it."""
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -22,25 +23,57 @@ def server_url() -> Iterator[str]:
         yield url
 
 
+# Set together by tests/test_pgbouncer.py to run the HTTP tests against running replicas.
+REMOTE_URLS = os.environ.get("ENROLLMENT_SERVICE_URLS")
+REMOTE_DATABASE = os.environ.get("ENROLLMENT_DATABASE_URL")
+
+
 @pytest.fixture(scope="session")
-def database_url(server_url: str) -> Iterator[str]:
-    with scratch_database(server_url, "enrollment_test") as url:
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    if REMOTE_DATABASE:
+        yield REMOTE_DATABASE  # the replicas' database, migrated by whoever started them
+        return
+    with scratch_database(request.getfixturevalue("server_url"), "enrollment_test") as url:
         apply_migrations(url)
         yield url
 
 
 @pytest.fixture(scope="session")
 async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    # Every response any test receives must match the OpenAPI document.
+    hooks = {"response": [assert_conforms]}
+    if REMOTE_URLS:
+        replicas = RoundRobinTransport(REMOTE_URLS.split(","))
+        async with httpx.AsyncClient(
+            transport=replicas, base_url="http://service", event_hooks=hooks, timeout=30
+        ) as client:
+            yield client
+        return
     app = create_app(Settings(database_url=database_url, db_pool_max=20))
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(
-            transport=transport,
-            base_url="http://test",
-            # Every response any test receives must match the OpenAPI document.
-            event_hooks={"response": [assert_conforms]},
+            transport=transport, base_url="http://test", event_hooks=hooks
         ) as client:
             yield client
+
+
+class RoundRobinTransport(httpx.AsyncBaseTransport):
+    """Sends each request to the next of several running replicas, in turn."""
+
+    def __init__(self, urls: list[str]) -> None:
+        self.targets = [httpx.URL(url) for url in urls]
+        self.transport = httpx.AsyncHTTPTransport()
+        self.turn = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        target = self.targets[self.turn % len(self.targets)]
+        self.turn += 1
+        request.url = request.url.copy_with(host=target.host, port=target.port)
+        return await self.transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
 
 
 @pytest.fixture(scope="session")
