@@ -1,4 +1,6 @@
-"""`python -m service`: migrate, then serve with uvicorn (see README.md for the variables)."""
+"""`python -m service [serve]`: migrate, then serve with uvicorn.
+`python -m service migrate`: apply pending migrations and exit (a one-shot deploy step).
+See README.md for the environment variables."""
 
 import logging
 import os
@@ -15,6 +17,7 @@ from service.logs import configure_logging
 from service.migrations import apply_migrations
 
 logger = logging.getLogger("service")
+USAGE = "usage: python -m service [serve|migrate]"
 
 
 def _exit_normally(signum: int, frame: FrameType | None) -> None:
@@ -23,23 +26,21 @@ def _exit_normally(signum: int, frame: FrameType | None) -> None:
     sys.exit(0)
 
 
-def main() -> None:
-    try:
-        settings = Settings.from_env()
-    except ConfigError as error:
-        sys.exit(f"configuration error: {error}")
-    configure_logging(settings.log_level, settings.log_format)
-    signal.signal(signal.SIGTERM, _exit_normally)
-    if not settings.api_keys:
-        logger.warning("auth.disabled", extra={"detail": "API_KEYS is unset: no key is needed"})
-    database_url = settings.database_url
-    if database_url is None:
-        database_url = start_embedded_postgres(settings.data_dir).get_uri()
-        # Worker processes read their settings from the environment too.
-        os.environ["DATABASE_URL"] = database_url
-    if settings.migrate_on_start:
-        applied = apply_migrations(database_url)
-        logger.info("migrations.applied", extra={"count": applied})
+def _database_url(settings: Settings) -> str:
+    if settings.database_url is not None:
+        return settings.database_url
+    database_url: str = start_embedded_postgres(settings.data_dir).get_uri()
+    # Worker processes read their settings from the environment too.
+    os.environ["DATABASE_URL"] = database_url
+    return database_url
+
+
+def _migrate(database_url: str) -> None:
+    applied = apply_migrations(database_url)
+    logger.info("migrations.applied", extra={"count": applied})
+
+
+def _serve(settings: Settings) -> None:
     if settings.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         # Workers share their metrics through files here; a fresh directory per start.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="enrollment-metrics-")
@@ -55,5 +56,26 @@ def main() -> None:
     )
 
 
+def main(arguments: list[str]) -> None:
+    command = arguments[0] if arguments else "serve"
+    if command not in ("serve", "migrate") or len(arguments) > 1:
+        sys.exit(USAGE)
+    try:
+        settings = Settings.from_env()
+        configure_logging(settings.log_level, settings.log_format)
+        signal.signal(signal.SIGTERM, _exit_normally)
+        database_url = _database_url(settings)
+    except ConfigError as error:
+        sys.exit(f"configuration error: {error}")
+    if command == "migrate":
+        _migrate(database_url)
+        return
+    if not settings.api_keys:
+        logger.warning("auth.disabled", extra={"detail": "API_KEYS is unset: no key is needed"})
+    if settings.migrate_on_start:
+        _migrate(database_url)
+    _serve(settings)
+
+
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -5,6 +5,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from service.config import ConfigError
+
 logger = logging.getLogger(__name__)
 
 
@@ -15,10 +17,13 @@ def start_embedded_postgres(data_dir: Path) -> Any:
     The data survives restarts. pgserver stops the server when this process exits normally,
     so the caller must turn SIGTERM into a normal exit.
     """
-    with warnings.catch_warnings():
-        # platformdirs warns at import when XDG_RUNTIME_DIR is unset; /tmp serves fine.
-        warnings.simplefilter("ignore")
-        from pgserver.postgres_server import get_server
+    try:
+        with warnings.catch_warnings():
+            # platformdirs warns at import when XDG_RUNTIME_DIR is unset; /tmp serves fine.
+            warnings.simplefilter("ignore")
+            from pgserver.postgres_server import get_server
+    except ImportError:  # the container image leaves it out
+        raise ConfigError("DATABASE_URL is unset and no embedded Postgres is installed") from None
 
     logging.getLogger("pgserver").setLevel(logging.WARNING)  # it narrates every pg_ctl call
     data_dir.mkdir(parents=True, exist_ok=True)

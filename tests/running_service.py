@@ -22,6 +22,18 @@ class RunningService:
     """Starts the service with the given environment and waits until /readyz says 200."""
 
     def __init__(self, log_dir: Path, **env: str) -> None:
+        self._launch(log_dir, env)
+        self.wait_until_ready()
+
+    @classmethod
+    def start_many(cls, log_dir: Path, count: int, **env: str) -> list["RunningService"]:
+        """Start `count` at once, without waiting for any to be ready."""
+        services = [cls.__new__(cls) for _ in range(count)]
+        for service in services:
+            service._launch(log_dir, env)
+        return services
+
+    def _launch(self, log_dir: Path, env: dict[str, str]) -> None:
         self.port = free_port()
         environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
         environment |= {"PORT": str(self.port), "LOG_LEVEL": "warning", **env}
@@ -31,9 +43,8 @@ class RunningService:
             [sys.executable, "-m", "service"], env=environment, stdout=self._log_file
         )
         self.url = f"http://127.0.0.1:{self.port}"
-        self._wait_until_ready()
 
-    def _wait_until_ready(self) -> None:
+    def wait_until_ready(self) -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert self.process.poll() is None, "the service exited while starting"
