@@ -3,8 +3,8 @@
 #   make test   the whole test suite
 VENV := .venv
 PYTHON := $(VENV)/bin/python
-# Debian packages the tests drive as real processes (PgBouncer for the scale-out test).
-SYSTEM_TOOLS := pgbouncer
+# Debian packages driven as real processes: PgBouncer (scale-out test), wrk (load harness).
+SYSTEM_TOOLS := pgbouncer wrk
 
 .PHONY: run test system-tools
 

@@ -74,6 +74,14 @@ def test_pooled_replicas_go_through_pgbouncer_in_transaction_mode() -> None:
     assert pooled["profiles"] == ["scale"]
 
 
+def test_loadtest_profile_loads_the_api_over_its_own_loopback() -> None:
+    loadtest = SERVICES["loadtest"]
+    assert loadtest["profiles"] == ["loadtest"]
+    assert loadtest["network_mode"] == "service:api"
+    assert "http://127.0.0.1:8000" in loadtest["command"]
+    assert loadtest["depends_on"]["api"]["condition"] == "service_healthy"
+
+
 def test_no_secret_is_baked_in() -> None:
     text = (PROJECT_ROOT / "docker-compose.yml").read_text()
     for match in re.finditer(r"^\s*(\w*PASSWORD|API_KEYS):\s*(\S+)", text, re.MULTILINE):

@@ -1,0 +1,273 @@
+"""`python -m tests.load`: seed a dataset, start the service (and, for comparison, a lean
+reference app and pgbench on the same SQL), drive each scenario with wrk, print a table.
+Targets 127.0.0.1 only and stops by itself. `--smoke` runs it in seconds (CI does)."""
+
+import argparse
+import base64
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from service.migrations import apply_migrations
+from service.queries import SQL_DIR
+from tests.load import wrk
+from tests.load.seed import Dataset, overbooked, seed
+from tests.postgres import postgres_server, scratch_database
+from tests.running_service import RunningService, free_port
+
+KEY = os.environ.get("LOAD_API_KEY", "load-test-key")
+AUTH = '{["Authorization"] = "Bearer ' + KEY + '"}'
+SEED_RANDOM = "function init(args) math.randomseed(os.time() + math.floor(os.clock() * 1e6)) end\n"
+PAGE = 50
+
+
+def cursor(after_id: int) -> str:
+    return base64.urlsafe_b64encode(f"after:{after_id}".encode()).decode().rstrip("=")
+
+
+def call(method: str, path: str) -> str:
+    """A Lua function `request()` making one request; `path` is a Lua string expression."""
+    auth = '{["Authorization"] = "Bearer ' + KEY + '"}'
+    return f'function request() return wrk.format("{method}", {path}, {auth}) end'
+
+
+def scenarios(data: Dataset) -> dict[str, str]:
+    """Lua defining `request()`, by scenario name."""
+    student = f"local low, high = {data.min_student_id}, {data.max_student_id}\n" + SEED_RANDOM
+    some = '"/students/" .. math.random(low, high)'
+    pages = range(1, max(2, data.students // PAGE), max(1, data.students // PAGE // 500))
+    cursors = ", ".join(f'"{cursor(data.min_student_id - 1 + page * PAGE)}"' for page in pages)
+    last_page = min(1000, data.students // PAGE)
+    deep_page = (
+        '"/students?cursor=' + cursor(data.min_student_id - 1 + (last_page - 1) * PAGE) + '"'
+    )
+    rush = "local rush = {" + ", ".join(map(str, data.rush_course_ids)) + "}\n"
+    courses = f"local c_low, c_high = {data.min_course_id}, {data.max_course_id}\n"
+    enroll = some + ' .. "/courses/" .. math.random(c_low, c_high)'
+    mixed = (
+        "local read_request, write_request\n"
+        + call("GET", some).replace("function request()", "read_request = function()")
+        + "\n"
+        + call("PUT", enroll).replace("function request()", "write_request = function()")
+        + "\n"
+        + "function request()\n"
+        + "  if math.random(10) == 1 then return write_request() end\n"
+        + "  return read_request()\n"
+        + "end"
+    )
+    return {
+        "a student with courses": student + call("GET", some),
+        "b student's courses": student + call("GET", some + ' .. "/courses"'),
+        "c deep pages": student
+        + "local cursors = {"
+        + cursors
+        + "}\n"
+        + call("GET", '"/students?cursor=" .. cursors[math.random(#cursors)]'),
+        "c first page": call("GET", '"/students"'),
+        f"c page {last_page}": call("GET", deep_page),
+        "d registration rush": student
+        + rush
+        + call("PUT", some + ' .. "/courses/" .. rush[math.random(#rush)]'),
+        "e 90% reads, 10% writes": student + courses + mixed,
+    }
+
+
+def pgbench_rate(url: str, data: Dataset, seconds: float, clients: int) -> float:
+    """Postgres's own rate for scenario (a)'s two statements, as the service runs them."""
+    sql = (SQL_DIR / "students.sql").read_text(), (SQL_DIR / "enrollments.sql").read_text()
+    statements = [
+        _statement(sql[0], "select-student-by-id"),
+        _statement(sql[1], "select-all-student-courses"),
+    ]
+    script = f"\\set student_id random({data.min_student_id}, {data.max_student_id})\n"
+    script += "\n".join(" ".join(s.split()) for s in statements) + "\n"
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as file:
+        file.write(script)
+    output = subprocess.run(
+        [
+            shutil.which("pgbench") or "/usr/bin/pgbench",
+            "-n",
+            "-M",
+            "prepared",
+            "-c",
+            str(clients),
+            "-j",
+            "2",
+            "-T",
+            str(max(1, int(seconds))),
+            "-f",
+            file.name,
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    Path(file.name).unlink()
+    tps = [line for line in output.splitlines() if line.startswith("tps =")][-1]
+    return float(tps.split()[2])
+
+
+def _statement(source: str, name: str) -> str:
+    body = source.split(f"-- name: {name}\n", 1)[1].split("-- name:", 1)[0]
+    return "\n".join(line for line in body.splitlines() if not line.startswith("--")).strip()
+
+
+def start_reference(url: str, workers: int, log_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "tests.load.reference:app",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
+        stdout=(log_dir / "reference.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            httpx.get(f"{base}/students/1")
+            return process, base
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError("the reference app did not start")
+
+
+def print_table(results: dict[str, wrk.Result]) -> None:
+    columns = ("req/s", "p50 ms", "p90 ms", "p99 ms")
+    print(f"{'scenario':28}" + "".join(f"{c:>9}" for c in columns) + f"  {'non-2xx':20} errors")
+    for name, r in results.items():
+        non_2xx = ", ".join(f"{s}: {n}" for s, n in r.non_2xx.items()) or "-"
+        figures = f"{r.rate:9.0f}{r.p50_ms:9.2f}{r.p90_ms:9.2f}{r.p99_ms:9.2f}"
+        print(f"{name:28}{figures}  {non_2xx:20} {r.errors}")
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--students", type=int, default=10_000)
+    parser.add_argument("--courses", type=int, default=500)
+    parser.add_argument("--enrollments", type=int, default=50_000)
+    parser.add_argument("--million", action="store_true", help="1,000,000 students")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--smoke", action="store_true", help="a tiny run, seconds in all")
+    parser.add_argument(
+        "--target-url", help="load a service already running on 127.0.0.1 (compose's loadtest)"
+    )
+    parser.add_argument("--database-url", help="with --target-url: its database, to seed")
+    args = parser.parse_args()
+    if args.million:
+        args.students, args.enrollments = 1_000_000, 5_000_000
+    if args.smoke:
+        args.students, args.courses, args.enrollments = 500, 20, 2_000
+        args.seconds, args.connections = 1, 8
+    return args
+
+
+def drive(url: str, data: Dataset, args: argparse.Namespace) -> dict[str, wrk.Result]:
+    return {
+        name: wrk.run(url, lua, seconds=args.seconds, connections=args.connections)
+        for name, lua in scenarios(data).items()
+    }
+
+
+def seeded(url: str, args: argparse.Namespace) -> Dataset:
+    started = time.monotonic()
+    data = seed(url, students=args.students, courses=args.courses, enrollments=args.enrollments)
+    print(
+        f"seeded {data.students} students, {data.courses} courses, {data.enrollments} "
+        f"enrollments in {time.monotonic() - started:.1f}s; {args.connections} connections, "
+        f"{args.seconds}s per scenario"
+    )
+    return data
+
+
+def run_native(args: argparse.Namespace) -> tuple[dict[str, wrk.Result], float | None, str]:
+    """Seed a fresh database, start the service and the reference beside it, load both."""
+    with (
+        postgres_server() as server,
+        scratch_database(server, "load") as url,
+        tempfile.TemporaryDirectory() as logs,
+    ):
+        apply_migrations(url)
+        data = seeded(url, args)
+        service = RunningService(
+            Path(logs),
+            DATABASE_URL=url,
+            WORKERS=str(args.workers),
+            MIGRATE_ON_START="false",
+            API_KEYS=f"load:{KEY}:read+write",
+            LOG_LEVEL="info",
+        )
+        reference, reference_url = start_reference(url, args.workers, Path(logs))
+        try:
+            results = drive(service.url, data, args)
+            results["reference: a, lean app"] = wrk.run(
+                reference_url,
+                scenarios(data)["a student with courses"],
+                seconds=args.seconds,
+                connections=args.connections,
+            )
+        finally:
+            service.stop()
+            reference.terminate()
+            reference.wait(timeout=30)
+        return results, pgbench_rate(url, data, args.seconds, clients=16), url_check(url)
+
+
+def url_check(url: str) -> str:
+    over, miscounted = overbooked(url)
+    return f"{over} courses over capacity, {miscounted} with a wrong enrolled_count"
+
+
+def report(results: dict[str, wrk.Result], database_rate: float | None, check: str) -> None:
+    print_table(results)
+    a = results["a student with courses"]
+    ratios = [f"d / a = {results['d registration rush'].rate / a.rate:.2f}"]
+    if "reference: a, lean app" in results:
+        ratios.insert(
+            0, f"a / lean reference = {a.rate / results['reference: a, lean app'].rate:.2f}"
+        )
+    if database_rate:
+        print(f"pgbench, a's two statements: {database_rate:.0f} tps")
+        ratios.insert(1, f"a / pgbench = {a.rate / database_rate:.2f}")
+    print("ratios: " + "; ".join(ratios))
+    for name in ("a student with courses", "b student's courses"):
+        print(f"p99 / p50 for {name}: {results[name].p99_ms / results[name].p50_ms:.1f}")
+    deep = next(r for n, r in results.items() if n.startswith("c page"))
+    print(f"deep page p50 / first page p50: {deep.p50_ms / results['c first page'].p50_ms:.2f}")
+    print(f"after the rush: {check}")
+    failed = [n for n, r in results.items() if r.errors or any(s >= 500 for s in r.statuses)]
+    if not check.startswith("0 courses over capacity, 0 ") or failed:
+        sys.exit(f"FAILED: {check}; 5xx or socket errors in {failed}")
+
+
+def main() -> None:
+    args = arguments()
+    if args.target_url:
+        assert args.database_url, "--target-url needs --database-url, to seed"
+        data = seeded(args.database_url, args)
+        report(drive(args.target_url, data, args), None, url_check(args.database_url))
+    else:
+        report(*run_native(args))
+
+
+if __name__ == "__main__":
+    main()

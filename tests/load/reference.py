@@ -1,0 +1,39 @@
+"""The lean reference endpoint: Starlette and asyncpg serving GET /students/{id} with the
+service's own SQL and nothing else (no middleware, no validation, no problem details), so
+the service's rate can be read as a ratio of what this stack does bare."""
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from service.queries import load_queries
+
+STUDENTS = load_queries("students")
+ENROLLMENTS = load_queries("enrollments")
+
+
+async def get_student(request: Request) -> Response:
+    student_id = request.path_params["student_id"]
+    async with request.state.pool.acquire() as conn:
+        student = await STUDENTS["select-student-by-id"].fetchrow(conn, student_id=student_id)
+        courses = await ENROLLMENTS["select-all-student-courses"].fetch(conn, student_id=student_id)
+    if student is None:
+        return Response(status_code=404)
+    body = {**dict(student.items()), "courses": [dict(r.items()) for r in courses]}
+    return Response(orjson.dumps(body, option=orjson.OPT_UTC_Z), media_type="application/json")
+
+
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[dict[str, asyncpg.Pool]]:
+    async with asyncpg.create_pool(os.environ["DATABASE_URL"], max_size=10) as pool:
+        yield {"pool": pool}
+
+
+app = Starlette(routes=[Route("/students/{student_id:int}", get_student)], lifespan=lifespan)

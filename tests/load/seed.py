@@ -1,0 +1,83 @@
+"""A realistic dataset, made by Postgres itself in a few statements: students, courses with
+room to spare, enrollments spread over them, and a few small 'rush' courses left empty."""
+
+from dataclasses import dataclass
+
+import psycopg
+
+RUSH_COURSES = 20
+RUSH_CAPACITY = 25
+
+
+@dataclass(frozen=True)
+class Dataset:
+    students: int
+    courses: int
+    enrollments: int
+    rush_course_ids: list[int]
+    min_student_id: int
+    max_student_id: int
+    min_course_id: int
+    max_course_id: int
+
+
+def seed(url: str, *, students: int, courses: int, enrollments: int) -> Dataset:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO students (first_name, last_name, email)"
+            " SELECT 'First' || i, 'Last' || i, 'student' || i || '@example.edu'"
+            " FROM generate_series(1, %s) AS i",
+            (students,),
+        )
+        conn.execute(
+            "INSERT INTO courses (code, title, capacity)"
+            " SELECT 'C' || i, 'Course ' || i, NULL FROM generate_series(1, %s) AS i",
+            (courses,),
+        )
+        low_s, high_s = conn.execute("SELECT min(id), max(id) FROM students").fetchone()  # type: ignore[misc]
+        low_c, high_c = conn.execute("SELECT min(id), max(id) FROM courses").fetchone()  # type: ignore[misc]
+        # Each enrollment pairs the i-th student (cycling) with a course a stride apart, so
+        # pairs never repeat while enrollments < students * courses.
+        conn.execute(
+            "INSERT INTO student_courses (student_id, course_id)"
+            " SELECT %(low_s)s + (i %% %(students)s),"
+            " %(low_c)s + ((i + i / %(students)s) %% %(courses)s)"
+            " FROM generate_series(0, %(n)s - 1) AS i ON CONFLICT DO NOTHING",
+            {
+                "low_s": low_s,
+                "low_c": low_c,
+                "students": students,
+                "courses": courses,
+                "n": enrollments,
+            },
+        )
+        rush = conn.execute(
+            "INSERT INTO courses (code, title, capacity)"
+            " SELECT 'RUSH' || i, 'Popular course ' || i, %s FROM generate_series(1, %s) AS i"
+            " RETURNING id",
+            (RUSH_CAPACITY, RUSH_COURSES),
+        ).fetchall()
+        conn.execute("ANALYZE")
+    return Dataset(
+        students=students,
+        courses=courses,
+        enrollments=enrollments,
+        rush_course_ids=[row[0] for row in rush],
+        min_student_id=low_s,
+        max_student_id=high_s,
+        min_course_id=low_c,
+        max_course_id=high_c,
+    )
+
+
+def overbooked(url: str) -> tuple[int, int]:
+    """(courses over capacity, courses whose enrolled_count differs from their rows)."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FILTER (WHERE c.capacity IS NOT NULL AND n > c.capacity),"
+            " count(*) FILTER (WHERE c.enrolled_count <> n)"
+            " FROM courses c CROSS JOIN LATERAL"
+            " (SELECT count(*) AS n FROM student_courses sc WHERE sc.course_id = c.id) AS counted"
+        ).fetchone()
+    assert row is not None
+    return row[0], row[1]
