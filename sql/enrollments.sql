@@ -70,12 +70,3 @@ SELECT EXISTS (SELECT 1 FROM students WHERE id = :student_id);
 -- name: select-course-exists
 -- Whether the course exists, without locking it.
 SELECT EXISTS (SELECT 1 FROM courses WHERE id = :course_id);
-
--- name: select-all-student-courses
--- Every course the student is enrolled in, in course id order.
-SELECT c.id, c.code, c.title, c.capacity, c.enrolled_count, c.created_at, c.updated_at,
-       sc.enrolled_at
-FROM student_courses AS sc
-JOIN courses AS c ON c.id = sc.course_id
-WHERE sc.student_id = :student_id
-ORDER BY sc.course_id;

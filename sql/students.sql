@@ -41,3 +41,33 @@ RETURNING id, first_name, last_name, email, created_at, updated_at;
 DELETE FROM students
 WHERE id = :student_id
 RETURNING id;
+
+-- name: select-student-with-courses-json
+-- The whole GET /students/{id} body, built by Postgres in one round trip: the student and
+-- every course it is enrolled in (course id order), or no row.
+SELECT json_build_object(
+    'id', s.id,
+    'first_name', s.first_name,
+    'last_name', s.last_name,
+    'email', s.email,
+    'created_at', api_timestamp(s.created_at),
+    'updated_at', api_timestamp(s.updated_at),
+    'courses', coalesce(
+        (SELECT json_agg(json_build_object(
+                    'id', c.id,
+                    'code', c.code,
+                    'title', c.title,
+                    'capacity', c.capacity,
+                    'enrolled_count', c.enrolled_count,
+                    'created_at', api_timestamp(c.created_at),
+                    'updated_at', api_timestamp(c.updated_at),
+                    'enrolled_at', api_timestamp(sc.enrolled_at)
+                ) ORDER BY sc.course_id)
+         FROM student_courses AS sc
+         JOIN courses AS c ON c.id = sc.course_id
+         WHERE sc.student_id = s.id),
+        '[]'::json
+    )
+)::text
+FROM students AS s
+WHERE s.id = :student_id;

@@ -21,10 +21,9 @@ from service.problems import (
     field_error,
 )
 from service.queries import Connection, load_queries
-from service.repositories import as_dict, as_dicts
+from service.repositories import as_dicts
 
 SQL = load_queries("enrollments")
-STUDENT_SQL = load_queries("students")
 EnrollmentView = dict[str, Any]
 
 
@@ -151,13 +150,3 @@ async def list_course_students(
             conn, course_id=course_id, after_id=page.after_id, limit=page.limit + 1
         )
     return as_dicts(rows)
-
-
-async def get_student_with_courses(db: Database, *, student_id: int) -> dict[str, Any] | None:
-    """The student plus `courses`, every enrollment view; None when the student is unknown."""
-    async with db.connection() as conn:
-        student = await STUDENT_SQL["select-student-by-id"].fetchrow(conn, student_id=student_id)
-        if student is None:
-            return None
-        courses = await SQL["select-all-student-courses"].fetch(conn, student_id=student_id)
-    return {**as_dict(student), "courses": as_dicts(courses)}

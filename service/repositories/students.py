@@ -37,6 +37,16 @@ async def get_student(db: Database, *, student_id: int) -> Student | None:
     return as_dict(row) if row else None
 
 
+async def get_student_json(db: Database, *, student_id: int) -> str | None:
+    """The student with every enrollment view, as the JSON text of the response body;
+    None when the student is unknown. Postgres builds it: one round trip, no decoding."""
+    async with db.connection() as conn:
+        body: str | None = await SQL["select-student-with-courses-json"].fetchval(
+            conn, student_id=student_id
+        )
+    return body
+
+
 async def list_students(db: Database, *, page: PageRequest, email: str | None) -> list[Student]:
     """Up to `page.limit + 1` students after the cursor, optionally only those with `email`."""
     async with db.connection() as conn:

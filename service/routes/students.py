@@ -6,7 +6,7 @@ from starlette.routing import Route
 
 from service.pagination import page_of, parse_page_request
 from service.problems import NotFound
-from service.repositories import enrollments, students
+from service.repositories import students
 from service.schemas.students import StudentCreate, StudentUpdate
 from service.web import (
     JSONResponse,
@@ -38,10 +38,10 @@ async def list_students(request: Request) -> Response:
 
 async def get_student(request: Request) -> Response:
     student_id = path_id(request, "student_id")
-    student = await enrollments.get_student_with_courses(request.state.db, student_id=student_id)
-    if student is None:
+    body = await students.get_student_json(request.state.db, student_id=student_id)
+    if body is None:
         raise _not_found(student_id)
-    return JSONResponse(student)
+    return JSONResponse.from_text(body)
 
 
 async def update_student(request: Request) -> Response:

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
-import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,18 +15,17 @@ from starlette.routing import Route
 from service.queries import load_queries
 
 STUDENTS = load_queries("students")
-ENROLLMENTS = load_queries("enrollments")
 
 
 async def get_student(request: Request) -> Response:
     student_id = request.path_params["student_id"]
     async with request.state.pool.acquire() as conn:
-        student = await STUDENTS["select-student-by-id"].fetchrow(conn, student_id=student_id)
-        courses = await ENROLLMENTS["select-all-student-courses"].fetch(conn, student_id=student_id)
-    if student is None:
+        body = await STUDENTS["select-student-with-courses-json"].fetchval(
+            conn, student_id=student_id
+        )
+    if body is None:
         return Response(status_code=404)
-    body = {**dict(student.items()), "courses": [dict(r.items()) for r in courses]}
-    return Response(orjson.dumps(body, option=orjson.OPT_UTC_Z), media_type="application/json")
+    return Response(body, media_type="application/json")
 
 
 @asynccontextmanager
