@@ -62,6 +62,12 @@ def configure_logging(level: str, log_format: str) -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # Every line would otherwise walk the stack for its caller's file and line, and look up
+    # thread and process names: none of which our lines print, at a cost on every request.
+    logging._srcfile = None  # the documented switch (logging HOWTO, "Optimization")
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     # yoyo narrates each step; service.migrations logs each migration applied instead.
     logging.getLogger("yoyo").setLevel(logging.WARNING)
     # Our access line replaces uvicorn's, which has neither request id nor route template.

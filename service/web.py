@@ -37,14 +37,6 @@ class JSONResponse(Response):
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, option=orjson.OPT_UTC_Z)
 
-    @classmethod
-    def from_text(cls, body: str) -> "JSONResponse":
-        """A response whose JSON text is already made (by Postgres): sent as it is."""
-        response = cls(None)
-        response.body = body.encode()
-        response.init_headers()
-        return response
-
 
 def path_id(request: Request, name: str) -> int:
     """An `{id}` path segment as a database id; anything that cannot be one is simply not found."""

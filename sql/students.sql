@@ -42,32 +42,14 @@ DELETE FROM students
 WHERE id = :student_id
 RETURNING id;
 
--- name: select-student-with-courses-json
--- The whole GET /students/{id} body, built by Postgres in one round trip: the student and
--- every course it is enrolled in (course id order), or no row.
-SELECT json_build_object(
-    'id', s.id,
-    'first_name', s.first_name,
-    'last_name', s.last_name,
-    'email', s.email,
-    'created_at', api_timestamp(s.created_at),
-    'updated_at', api_timestamp(s.updated_at),
-    'courses', coalesce(
-        (SELECT json_agg(json_build_object(
-                    'id', c.id,
-                    'code', c.code,
-                    'title', c.title,
-                    'capacity', c.capacity,
-                    'enrolled_count', c.enrolled_count,
-                    'created_at', api_timestamp(c.created_at),
-                    'updated_at', api_timestamp(c.updated_at),
-                    'enrolled_at', api_timestamp(sc.enrolled_at)
-                ) ORDER BY sc.course_id)
-         FROM student_courses AS sc
-         JOIN courses AS c ON c.id = sc.course_id
-         WHERE sc.student_id = s.id),
-        '[]'::json
-    )
-)::text
+-- name: select-student-with-courses
+-- The student and every course it is enrolled in, one row per course in course id order
+-- (course columns NULL when there is none), in one round trip; no row when unknown.
+SELECT s.id, s.first_name, s.last_name, s.email, s.created_at, s.updated_at,
+       c.id AS course_id, c.code, c.title, c.capacity, c.enrolled_count,
+       c.created_at AS course_created_at, c.updated_at AS course_updated_at, sc.enrolled_at
 FROM students AS s
-WHERE s.id = :student_id;
+LEFT JOIN student_courses AS sc ON sc.student_id = s.id
+LEFT JOIN courses AS c ON c.id = sc.course_id
+WHERE s.id = :student_id
+ORDER BY sc.course_id;

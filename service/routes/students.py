@@ -38,10 +38,10 @@ async def list_students(request: Request) -> Response:
 
 async def get_student(request: Request) -> Response:
     student_id = path_id(request, "student_id")
-    body = await students.get_student_json(request.state.db, student_id=student_id)
-    if body is None:
+    student = await students.get_student_with_courses(request.state.db, student_id=student_id)
+    if student is None:
         raise _not_found(student_id)
-    return JSONResponse.from_text(body)
+    return JSONResponse(student)
 
 
 async def update_student(request: Request) -> Response:

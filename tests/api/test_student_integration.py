@@ -1,12 +1,11 @@
 """What the enrollment endpoints store in student_courses, read back row for row."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 import httpx
 
-from service.web import JSONResponse
 from tests.conftest import make_course, make_student
 
 
@@ -101,18 +100,3 @@ async def test_rejected_enrollments_store_nothing(
     body = {"course_ids": [open_course["id"], full["id"]]}
     assert (await client.post(f"/students/{student['id']}/courses", json=body)).status_code == 409
     assert await rows_of(conn, student["id"]) == []
-
-
-async def test_postgres_writes_timestamps_exactly_as_the_json_encoder_does(
-    conn: asyncpg.Connection,
-) -> None:
-    # GET /students/{id} is built by Postgres (api_timestamp), the rest by orjson: a client
-    # comparing the two must see the same text.
-    moments = [
-        datetime(2026, 11, 27, 9, 30, 0, 0, tzinfo=UTC),
-        datetime(2026, 11, 27, 9, 30, 0, 120000, tzinfo=UTC),
-        datetime(1999, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
-    ]
-    for moment in moments:
-        from_postgres = await conn.fetchval("SELECT api_timestamp($1)", moment)
-        assert from_postgres == bytes(JSONResponse({"t": moment}).body).decode()[6:-2]

@@ -80,9 +80,7 @@ def scenarios(data: Dataset) -> dict[str, str]:
 
 def pgbench_rate(url: str, data: Dataset, seconds: float, clients: int) -> float:
     """Postgres's own rate for scenario (a)'s statement, as the service runs it."""
-    statement = _statement(
-        (SQL_DIR / "students.sql").read_text(), "select-student-with-courses-json"
-    )
+    statement = _statement((SQL_DIR / "students.sql").read_text(), "select-student-with-courses")
     script = f"\\set student_id random({data.min_student_id}, {data.max_student_id})\n"
     script += " ".join(statement.split()) + "\n"
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as file:

@@ -7,12 +7,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
+import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from service.queries import load_queries
+from service.repositories.students import student_with_courses
 
 STUDENTS = load_queries("students")
 
@@ -20,11 +22,10 @@ STUDENTS = load_queries("students")
 async def get_student(request: Request) -> Response:
     student_id = request.path_params["student_id"]
     async with request.state.pool.acquire() as conn:
-        body = await STUDENTS["select-student-with-courses-json"].fetchval(
-            conn, student_id=student_id
-        )
-    if body is None:
+        rows = await STUDENTS["select-student-with-courses"].fetch(conn, student_id=student_id)
+    if not rows:
         return Response(status_code=404)
+    body = orjson.dumps(student_with_courses(rows), option=orjson.OPT_UTC_Z)
     return Response(body, media_type="application/json")
 
 
