@@ -6,6 +6,7 @@ import argparse
 import base64
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -256,6 +257,8 @@ def report(results: dict[str, wrk.Result], database_rate: float | None, check: s
 
 
 def main() -> None:
+    # Stopped with SIGTERM, exit normally so the embedded Postgres is stopped and deleted.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))
     args = arguments()
     if args.target_url:
         assert args.database_url, "--target-url needs --database-url, to seed"
