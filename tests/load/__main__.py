@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 
 from service.migrations import apply_migrations
 from service.queries import SQL_DIR
@@ -169,6 +170,12 @@ def arguments() -> argparse.Namespace:
         "--target-url", help="load a service already running on 127.0.0.1 (compose's loadtest)"
     )
     parser.add_argument("--database-url", help="with --target-url: its database, to seed")
+    parser.add_argument(
+        "--soak",
+        type=int,
+        metavar="N",
+        help="only serve N requests of scenario (a) and print each worker's RSS at N/10 and N",
+    )
     args = parser.parse_args()
     if args.million:
         args.students, args.enrollments = 1_000_000, 5_000_000
@@ -256,11 +263,53 @@ def report(results: dict[str, wrk.Result], database_rate: float | None, check: s
         sys.exit(f"FAILED: {check}; 5xx or socket errors in {failed}")
 
 
+def soak(args: argparse.Namespace) -> None:
+    """Each worker's resident memory after N/10 and after N requests: a leak shows as growth."""
+    with (
+        postgres_server() as server,
+        scratch_database(server, "soak") as url,
+        tempfile.TemporaryDirectory() as logs,
+    ):
+        apply_migrations(url)
+        data = seeded(url, args)
+        service = RunningService(
+            Path(logs),
+            DATABASE_URL=url,
+            WORKERS=str(args.workers),
+            MIGRATE_ON_START="false",
+            API_KEYS=f"load:{KEY}:read+write",
+            LOG_LEVEL="info",
+        )
+        try:
+            parent = psutil.Process(service.process.pid)
+            # uvicorn's workers (not multiprocessing's resource tracker), or the one process.
+            spawned = [c for c in parent.children() if "spawn_main" in " ".join(c.cmdline())]
+            workers = spawned or [parent]
+            lua = scenarios(data)["a student with courses"]
+            served, marks = 0, {}
+            for mark in (args.soak // 10, args.soak):
+                while served < mark:
+                    served += wrk.run(
+                        service.url, lua, seconds=10, connections=args.connections
+                    ).requests
+                marks[mark] = [w.memory_info().rss / 2**20 for w in workers]
+                print(
+                    f"after {served} requests: worker RSS MiB {[round(m, 1) for m in marks[mark]]}"
+                )
+        finally:
+            service.stop()
+    first, last = marks.values()
+    growth = [f"{(b - a) / a:+.1%}" for a, b in zip(first, last, strict=True)]
+    print(f"RSS change per worker from {args.soak // 10} to {args.soak} requests: {growth}")
+
+
 def main() -> None:
     # Stopped with SIGTERM, exit normally so the embedded Postgres is stopped and deleted.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))
     args = arguments()
-    if args.target_url:
+    if args.soak:
+        soak(args)
+    elif args.target_url:
         assert args.database_url, "--target-url needs --database-url, to seed"
         data = seeded(args.database_url, args)
         report(drive(args.target_url, data, args), None, url_check(args.database_url))
