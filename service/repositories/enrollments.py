@@ -11,6 +11,8 @@ into a storm of aborts. The CHECK constraint on courses.enrolled_count is the ba
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
+
 from service.database import Database
 from service.pagination import PageRequest
 from service.problems import (
@@ -130,12 +132,10 @@ async def list_student_courses(
 ) -> list[EnrollmentView] | None:
     """Up to `page.limit + 1` of the student's courses; None when the student is unknown."""
     async with db.connection() as conn:
-        if not await SQL["select-student-exists"].fetchval(conn, student_id=student_id):
-            return None
         rows = await SQL["select-student-courses"].fetch(
             conn, student_id=student_id, after_id=page.after_id, limit=page.limit + 1
         )
-    return as_dicts(rows)
+    return _page_rows(rows)
 
 
 async def list_course_students(
@@ -144,9 +144,14 @@ async def list_course_students(
     """Up to `page.limit + 1` of the course's students with `enrolled_at`; None when the
     course is unknown."""
     async with db.connection() as conn:
-        if not await SQL["select-course-exists"].fetchval(conn, course_id=course_id):
-            return None
         rows = await SQL["select-course-students"].fetch(
             conn, course_id=course_id, after_id=page.after_id, limit=page.limit + 1
         )
-    return as_dicts(rows)
+    return _page_rows(rows)
+
+
+def _page_rows(rows: list[asyncpg.Record]) -> list[dict[str, Any]] | None:
+    """A page from its owner-joined rows: no row means no owner, a NULL id an empty page."""
+    if not rows:
+        return None
+    return as_dicts([row for row in rows if row["id"] is not None])
