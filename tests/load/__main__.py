@@ -4,6 +4,7 @@ Targets 127.0.0.1 only and stops by itself. `--smoke` runs it in seconds (CI doe
 
 import argparse
 import base64
+import contextlib
 import os
 import shutil
 import signal
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -203,8 +205,10 @@ def seeded(url: str, args: argparse.Namespace) -> Dataset:
     return data
 
 
-def run_native(args: argparse.Namespace) -> tuple[dict[str, wrk.Result], float | None, str]:
-    """Seed a fresh database, start the service and the reference beside it, load both."""
+@contextlib.contextmanager
+def seeded_service(args: argparse.Namespace) -> Iterator[tuple[str, Dataset, RunningService]]:
+    """A fresh migrated, seeded database and the service on it (all middleware on), with
+    its log directory; everything is stopped and dropped afterwards."""
     with (
         postgres_server() as server,
         scratch_database(server, "load") as url,
@@ -220,7 +224,16 @@ def run_native(args: argparse.Namespace) -> tuple[dict[str, wrk.Result], float |
             API_KEYS=f"load:{KEY}:read+write",
             LOG_LEVEL="info",
         )
-        reference, reference_url = start_reference(url, args.workers, Path(logs))
+        try:
+            yield url, data, service
+        finally:
+            service.stop()
+
+
+def run_native(args: argparse.Namespace) -> tuple[dict[str, wrk.Result], float | None, str]:
+    """Seed a fresh database, start the service and the reference beside it, load both."""
+    with seeded_service(args) as (url, data, service):
+        reference, reference_url = start_reference(url, args.workers, service.log.parent)
         try:
             results = drive(service.url, data, args)
             results["reference: a, lean app"] = wrk.run(
@@ -230,7 +243,6 @@ def run_native(args: argparse.Namespace) -> tuple[dict[str, wrk.Result], float |
                 connections=args.connections,
             )
         finally:
-            service.stop()
             reference.terminate()
             reference.wait(timeout=30)
         return results, pgbench_rate(url, data, args.seconds, clients=16), url_check(url)
@@ -265,39 +277,20 @@ def report(results: dict[str, wrk.Result], database_rate: float | None, check: s
 
 def soak(args: argparse.Namespace) -> None:
     """Each worker's resident memory after N/10 and after N requests: a leak shows as growth."""
-    with (
-        postgres_server() as server,
-        scratch_database(server, "soak") as url,
-        tempfile.TemporaryDirectory() as logs,
-    ):
-        apply_migrations(url)
-        data = seeded(url, args)
-        service = RunningService(
-            Path(logs),
-            DATABASE_URL=url,
-            WORKERS=str(args.workers),
-            MIGRATE_ON_START="false",
-            API_KEYS=f"load:{KEY}:read+write",
-            LOG_LEVEL="info",
-        )
-        try:
-            parent = psutil.Process(service.process.pid)
-            # uvicorn's workers (not multiprocessing's resource tracker), or the one process.
-            spawned = [c for c in parent.children() if "spawn_main" in " ".join(c.cmdline())]
-            workers = spawned or [parent]
-            lua = scenarios(data)["a student with courses"]
-            served, marks = 0, {}
-            for mark in (args.soak // 10, args.soak):
-                while served < mark:
-                    served += wrk.run(
-                        service.url, lua, seconds=10, connections=args.connections
-                    ).requests
-                marks[mark] = [w.memory_info().rss / 2**20 for w in workers]
-                print(
-                    f"after {served} requests: worker RSS MiB {[round(m, 1) for m in marks[mark]]}"
-                )
-        finally:
-            service.stop()
+    with seeded_service(args) as (_, data, service):
+        parent = psutil.Process(service.process.pid)
+        # uvicorn's workers (not multiprocessing's resource tracker), or the one process.
+        spawned = [c for c in parent.children() if "spawn_main" in " ".join(c.cmdline())]
+        workers = spawned or [parent]
+        lua = scenarios(data)["a student with courses"]
+        served, marks = 0, {}
+        for mark in (args.soak // 10, args.soak):
+            while served < mark:
+                served += wrk.run(
+                    service.url, lua, seconds=10, connections=args.connections
+                ).requests
+            marks[mark] = [w.memory_info().rss / 2**20 for w in workers]
+            print(f"after {served} requests: worker RSS MiB {[round(m, 1) for m in marks[mark]]}")
     first, last = marks.values()
     growth = [f"{(b - a) / a:+.1%}" for a, b in zip(first, last, strict=True)]
     print(f"RSS change per worker from {args.soak // 10} to {args.soak} requests: {growth}")
