@@ -374,3 +374,10 @@ async def test_nul_in_a_query_filter_is_422(client: httpx.AsyncClient) -> None:
     problem = assert_problem(await client.get("/students", params={"email": "a\x00@b.co"}), 422)
     assert pointers(problem) == ["email"]
     assert_problem(await client.get("/courses", params={"code": "\x00"}), 422)
+
+
+async def test_empty_pages_are_empty_not_404(client: httpx.AsyncClient) -> None:
+    student, course = await make_student(client), await make_course(client)
+    empty = {"items": [], "next_cursor": None}
+    assert (await client.get(f"/students/{student['id']}/courses")).json() == empty
+    assert (await client.get(f"/courses/{course['id']}/students")).json() == empty
