@@ -378,6 +378,6 @@ async def test_nul_in_a_query_filter_is_422(client: httpx.AsyncClient) -> None:
 
 async def test_empty_pages_are_empty_not_404(client: httpx.AsyncClient) -> None:
     student, course = await make_student(client), await make_course(client)
-    empty = {"items": [], "next_cursor": None}
+    empty: dict[str, object] = {"items": [], "next_cursor": None}
     assert (await client.get(f"/students/{student['id']}/courses")).json() == empty
     assert (await client.get(f"/courses/{course['id']}/students")).json() == empty
