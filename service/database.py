@@ -114,8 +114,9 @@ class Database:
                 self._enclosing.reset(token)
 
     async def run_in_transaction(self, work: Callable[[Connection], Awaitable[Result]]) -> Result:
-        """`work` in a transaction, run again (a few times) after a deadlock or a
-        serialization failure: safe because a failed attempt left nothing behind."""
+        """`work` in a transaction, run again (a few times) after a deadlock, a
+        serialization failure or another DatabaseConflict `work` raises: safe because a
+        failed attempt left nothing behind."""
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):
             try:
                 async with self.transaction() as conn:

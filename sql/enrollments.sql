@@ -1,42 +1,49 @@
--- name: lock-student
--- The student's row, held against a concurrent delete until the transaction ends.
-SELECT id
-FROM students
-WHERE id = :student_id
-FOR KEY SHARE;
-
--- name: lock-courses
--- The courses asked for, locked in id order so concurrent enrollments cannot deadlock,
--- each with whether it is full and whether the student already holds a seat in it.
-SELECT c.id,
-       c.capacity IS NOT NULL AND c.enrolled_count >= c.capacity AS is_full,
-       EXISTS (
-           SELECT 1 FROM student_courses AS sc
-           WHERE sc.student_id = :student_id AND sc.course_id = c.id
-       ) AS is_enrolled
-FROM courses AS c
-WHERE c.id = ANY(:course_ids::bigint[])
-ORDER BY c.id
-FOR UPDATE OF c;
-
--- name: insert-enrollments
--- Enrolls the student in each course; the trigger counts the seats. A pair that already
--- exists is skipped, so the caller sees which rows were really added.
-INSERT INTO student_courses (student_id, course_id)
-SELECT :student_id, course_id
-FROM unnest(:course_ids::bigint[]) AS course_id
-ORDER BY course_id
-ON CONFLICT (student_id, course_id) DO NOTHING
-RETURNING course_id;
-
--- name: select-enrollments
--- The given courses as the student sees them, with when the student enrolled.
-SELECT c.id, c.code, c.title, c.capacity, c.enrolled_count, c.created_at, c.updated_at,
-       sc.enrolled_at
-FROM student_courses AS sc
-JOIN courses AS c ON c.id = sc.course_id
-WHERE sc.student_id = :student_id AND sc.course_id = ANY(:course_ids::bigint[])
-ORDER BY c.id;
+-- name: enroll
+-- One round trip for the whole enrollment: lock the student (against a concurrent delete),
+-- lock the courses asked for in id order (so concurrent enrollments cannot deadlock), and
+-- take a seat in every one of them only if each is known, not yet held and not full.
+-- Under READ COMMITTED a row that FOR UPDATE had to wait for is read again at its newest
+-- version, so `is_full` sees every seat taken before the lock was granted. A pair enrolled
+-- by a concurrent request meanwhile is skipped by ON CONFLICT and shows as not `added`.
+-- The trigger's +1 is not visible to this statement, hence `enrolled_count + added`.
+-- No row when the student is unknown; one row of NULLs when no course is.
+WITH student AS (
+    SELECT id FROM students WHERE id = :student_id FOR KEY SHARE
+),
+locked AS (
+    SELECT c.id, c.code, c.title, c.capacity, c.enrolled_count, c.created_at, c.updated_at,
+           sc.enrolled_at,
+           c.capacity IS NOT NULL AND c.enrolled_count >= c.capacity AS is_full
+    FROM courses AS c
+    LEFT JOIN student_courses AS sc ON sc.student_id = :student_id AND sc.course_id = c.id
+    WHERE c.id = ANY(:course_ids::bigint[]) AND EXISTS (SELECT FROM student)
+    ORDER BY c.id
+    FOR UPDATE OF c
+),
+verdict AS (
+    SELECT count(*) = cardinality(:course_ids::bigint[])
+           AND bool_and(enrolled_at IS NULL AND NOT is_full) AS can_enroll
+    FROM locked
+),
+added AS (
+    INSERT INTO student_courses (student_id, course_id)
+    SELECT :student_id, id
+    FROM locked
+    WHERE (SELECT can_enroll FROM verdict)
+    ORDER BY id
+    ON CONFLICT (student_id, course_id) DO NOTHING
+    RETURNING course_id, enrolled_at
+)
+SELECT l.id, l.code, l.title, l.capacity,
+       l.enrolled_count + (a.course_id IS NOT NULL)::int AS enrolled_count,
+       l.created_at, l.updated_at,
+       coalesce(l.enrolled_at, a.enrolled_at) AS enrolled_at,
+       l.enrolled_at IS NOT NULL AS was_enrolled,
+       l.is_full,
+       a.course_id IS NOT NULL AS added
+FROM student AS s
+LEFT JOIN (locked AS l LEFT JOIN added AS a ON a.course_id = l.id) ON true
+ORDER BY l.id;
 
 -- name: select-student-courses
 -- One page of the student's courses in course id order, after the cursor's id, in one

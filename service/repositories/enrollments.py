@@ -6,6 +6,10 @@ transaction can take the same seat, under the default READ COMMITTED isolation. 
 lock over a guarded counter update because a batch must name every full or unknown course
 before enrolling any, and over SERIALIZABLE because retries would turn a registration rush
 into a storm of aborts. The CHECK constraint on courses.enrolled_count is the backstop.
+
+Locking, checking and inserting are one statement (sql/enrollments.sql `enroll`), so the
+course locks are held for one round trip and COMMIT rather than for four: in a rush on a
+few courses every enrollment queues on the same rows, and the hold time sets the rate.
 """
 
 from dataclasses import dataclass
@@ -14,6 +18,7 @@ from typing import Any
 import asyncpg
 
 from service.database import Database
+from service.db_errors import DatabaseConflict
 from service.pagination import PageRequest
 from service.problems import (
     AlreadyEnrolled,
@@ -27,43 +32,61 @@ from service.repositories import as_dicts
 
 SQL = load_queries("enrollments")
 EnrollmentView = dict[str, Any]
+VIEW_FIELDS = (
+    "id",
+    "code",
+    "title",
+    "capacity",
+    "enrolled_count",
+    "created_at",
+    "updated_at",
+    "enrolled_at",
+)
 
 
 @dataclass(frozen=True)
-class LockedCourses:
-    """What the locked courses say about enrolling one student in them."""
+class Attempt:
+    """What the enroll statement found under its locks, and what it inserted."""
 
-    unknown: list[int]
-    enrolled: list[int]
-    full: list[int]
+    requested: list[int]
+    rows: list[asyncpg.Record]
+
+    @property
+    def unknown(self) -> list[int]:
+        found = {row["id"] for row in self.rows}
+        return [i for i in self.requested if i not in found]
+
+    @property
+    def enrolled(self) -> list[int]:
+        return [row["id"] for row in self.rows if row["was_enrolled"]]
+
+    @property
+    def full(self) -> list[int]:
+        return [row["id"] for row in self.rows if row["is_full"] and not row["was_enrolled"]]
+
+    @property
+    def raced(self) -> list[int]:
+        """Pairs the insert skipped: a concurrent request enrolled them after our snapshot."""
+        if self.unknown or self.enrolled or self.full:
+            return []  # the statement inserted nothing, by design
+        return [row["id"] for row in self.rows if not row["added"]]
+
+    def views(self) -> list[EnrollmentView]:
+        return [{name: row[name] for name in VIEW_FIELDS} for row in self.rows]
 
 
-async def _lock(conn: Connection, student_id: int, course_ids: list[int]) -> LockedCourses:
-    """Lock the student and the courses (in id order); NotFound for an unknown student."""
-    if await SQL["lock-student"].fetchval(conn, student_id=student_id) is None:
+async def _attempt(conn: Connection, student_id: int, course_ids: list[int]) -> Attempt:
+    """Run the enroll statement (one round trip); NotFound for an unknown student. It
+    inserts nothing unless every course is known, not yet held and not full."""
+    rows = await SQL["enroll"].fetch(conn, student_id=student_id, course_ids=course_ids)
+    if not rows:
         raise NotFound(f"student {student_id} does not exist")
-    rows = await SQL["lock-courses"].fetch(conn, student_id=student_id, course_ids=course_ids)
-    found = {row["id"] for row in rows}
-    return LockedCourses(
-        unknown=[i for i in course_ids if i not in found],
-        enrolled=[row["id"] for row in rows if row["is_enrolled"]],
-        full=[row["id"] for row in rows if row["is_full"] and not row["is_enrolled"]],
-    )
-
-
-async def _insert(conn: Connection, student_id: int, course_ids: list[int]) -> None:
-    """Take the seats; a pair enrolled by a concurrent request in the meantime is a conflict."""
-    added = await SQL["insert-enrollments"].fetch(
-        conn, student_id=student_id, course_ids=course_ids
-    )
-    if len(added) < len(course_ids):
-        raced = sorted(set(course_ids) - {row["course_id"] for row in added})
-        raise AlreadyEnrolled(f"already enrolled in courses {raced}", course_ids=raced)
-
-
-async def _views(conn: Connection, student_id: int, course_ids: list[int]) -> list[EnrollmentView]:
-    rows = await SQL["select-enrollments"].fetch(conn, student_id=student_id, course_ids=course_ids)
-    return as_dicts(rows)
+    attempt = Attempt(course_ids, [row for row in rows if row["id"] is not None])
+    if attempt.raced:
+        # A concurrent request enrolled the same pair after our snapshot. Rolling back and
+        # running again (run_in_transaction does) sees its row: 409 for POST, 200 for PUT.
+        raise DatabaseConflict("a concurrent request enrolled the same student; retry shortly")
+    return attempt
 
 
 async def enroll_student(
@@ -73,22 +96,19 @@ async def enroll_student(
     unknown courses (422), already enrolled (409), full (409)."""
 
     async def enroll(conn: Connection) -> list[EnrollmentView]:
-        locked = await _lock(conn, student_id, course_ids)
-        if locked.unknown:
+        attempt = await _attempt(conn, student_id, course_ids)
+        if unknown := attempt.unknown:
             raise UnknownCourses(
                 [
                     field_error(f"/course_ids/{course_ids.index(i)}", f"course {i} does not exist")
-                    for i in locked.unknown
+                    for i in unknown
                 ]
             )
-        if locked.enrolled:
-            raise AlreadyEnrolled(
-                f"already enrolled in courses {locked.enrolled}", course_ids=locked.enrolled
-            )
-        if locked.full:
-            raise CourseFull(f"no seats left in courses {locked.full}", course_ids=locked.full)
-        await _insert(conn, student_id, course_ids)
-        return await _views(conn, student_id, course_ids)
+        if enrolled := attempt.enrolled:
+            raise AlreadyEnrolled(f"already enrolled in courses {enrolled}", course_ids=enrolled)
+        if full := attempt.full:
+            raise CourseFull(f"no seats left in courses {full}", course_ids=full)
+        return attempt.views()
 
     return await db.run_in_transaction(enroll)
 
@@ -99,15 +119,13 @@ async def enroll_in_course(
     """The enrollment view and whether it is new; enrolling twice is not an error here."""
 
     async def enroll(conn: Connection) -> tuple[EnrollmentView, bool]:
-        locked = await _lock(conn, student_id, [course_id])
-        if locked.unknown:
+        attempt = await _attempt(conn, student_id, [course_id])
+        if attempt.unknown:
             raise NotFound(f"course {course_id} does not exist")
-        created = not locked.enrolled
-        if created:
-            if locked.full:
-                raise CourseFull(f"no seats left in course {course_id}", course_ids=[course_id])
-            await _insert(conn, student_id, [course_id])
-        (view,) = await _views(conn, student_id, [course_id])
+        created = not attempt.enrolled
+        if created and attempt.full:
+            raise CourseFull(f"no seats left in course {course_id}", course_ids=[course_id])
+        (view,) = attempt.views()
         return view, created
 
     return await db.run_in_transaction(enroll)

@@ -60,3 +60,35 @@ async def test_parallel_batches_over_shared_courses_stay_within_capacity(
     )
     for row in counts:
         assert row["enrolled_count"] == row["n"] <= 3
+
+
+async def test_one_student_racing_itself_gets_one_seat(
+    client: httpx.AsyncClient, conn: asyncpg.Connection
+) -> None:
+    # The losers read "not enrolled" in their snapshot, wait for the winner's course lock,
+    # and find the pair taken at insert: they must answer as if they had come after it.
+    course = await make_course(client, capacity=50)
+    student = await make_student(client)
+    path = f"/students/{student['id']}/courses"
+
+    async def enroll(index: int) -> httpx.Response:
+        if index % 2:
+            return await client.post(path, json={"course_ids": [course["id"]]})
+        return await client.put(f"{path}/{course['id']}")
+
+    responses = await asyncio.gather(*(enroll(i) for i in range(20)))
+
+    created = [r for r in responses if r.status_code == 201]
+    assert len(created) == 1
+    for response in responses:
+        if response.request.method == "PUT" and response not in created:
+            assert response.status_code == 200
+            assert response.json()["enrolled_at"] is not None
+        elif response not in created:
+            assert response.status_code == 409
+            assert response.json()["course_ids"] == [course["id"]]
+    assert (await client.get(f"/courses/{course['id']}")).json()["enrolled_count"] == 1
+    rows = await conn.fetchval(
+        "SELECT count(*) FROM student_courses WHERE course_id = $1", course["id"]
+    )
+    assert rows == 1
