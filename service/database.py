@@ -4,7 +4,8 @@ DB_TIMEOUT is the budget of one database access: waiting for a connection and ru
 every statement, together. Past it the request gets a 503 problem. Transactions also set
 statement_timeout, lock_timeout and idle_in_transaction_session_timeout with SET LOCAL,
 which lives and dies with the transaction and so is safe behind PgBouncer in transaction
-pooling (a connection-level SET or a startup parameter would not be).
+pooling (a connection-level SET or a startup parameter would not be). A write that is one
+statement on its own (`run_statement`) sets its lock_timeout the same way, inside itself.
 """
 
 import logging
@@ -49,11 +50,8 @@ class Database:
     def __init__(self, pool: asyncpg.Pool, *, timeout: float, lock_timeout: float) -> None:
         self.pool = pool
         self.timeout = timeout
-        self._timeouts = (
-            _milliseconds(timeout),
-            _milliseconds(min(lock_timeout, timeout)),
-            _milliseconds(2 * timeout),
-        )
+        self.lock_timeout = _milliseconds(min(lock_timeout, timeout))
+        self._timeouts = (_milliseconds(timeout), self.lock_timeout, _milliseconds(2 * timeout))
         self._enclosing: ContextVar[Connection | None] = ContextVar("enclosing", default=None)
 
     @asynccontextmanager
@@ -113,13 +111,15 @@ class Database:
             finally:
                 self._enclosing.reset(token)
 
-    async def run_in_transaction(self, work: Callable[[Connection], Awaitable[Result]]) -> Result:
-        """`work` in a transaction, run again (a few times) after a deadlock, a
-        serialization failure or another DatabaseConflict `work` raises: safe because a
-        failed attempt left nothing behind."""
+    async def run_statement(self, work: Callable[[Connection], Awaitable[Result]]) -> Result:
+        """`work`, one statement that is atomic on its own, on a pooled connection (or in a
+        savepoint of the enclosing transaction), run again a few times after a deadlock or
+        another DatabaseConflict: safe because a failed statement left nothing behind. With
+        no transaction around it, it commits in the round trip that runs it; it sets its own
+        lock_timeout (`self.lock_timeout`) and the budget bounds it from the client side."""
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):
             try:
-                async with self.transaction() as conn:
+                async with self.connection() as conn:
                     return await work(conn)
             except DatabaseConflict:
                 if attempt == CONFLICT_ATTEMPTS:

@@ -1,14 +1,20 @@
 -- name: enroll
--- One round trip for the whole enrollment: lock the student (against a concurrent delete),
--- lock the courses asked for in id order (so concurrent enrollments cannot deadlock), and
--- take a seat in every one of them only if each is known, not yet held and not full.
--- Under READ COMMITTED a row that FOR UPDATE had to wait for is read again at its newest
--- version, so `is_full` sees every seat taken before the lock was granted. A pair enrolled
--- by a concurrent request meanwhile is skipped by ON CONFLICT and shows as not `added`.
--- The trigger's +1 is not visible to this statement, hence `enrolled_count + added`.
+-- The whole enrollment in one statement, so it commits in the round trip that runs it and
+-- no lock is ever held while the service thinks: lock the student (against a concurrent
+-- delete), lock the courses asked for in id order (so concurrent enrollments cannot
+-- deadlock), and take a seat in every one of them only if each is known, not yet held and
+-- not full. Under READ COMMITTED a row that FOR UPDATE had to wait for is read again at
+-- its newest version, so `is_full` sees every seat taken before the lock was granted.
+-- lock_timeout is set in the student's WHERE clause: conditions are checked before a row
+-- is locked, and the courses are locked only after the student. A pair enrolled by a
+-- concurrent request after this statement's snapshot fails the primary key, which undoes
+-- the whole statement. The trigger's +1 is not visible here, hence `enrolled_count + 1`.
 -- No row when the student is unknown; one row of NULLs when no course is.
 WITH student AS (
-    SELECT id FROM students WHERE id = :student_id FOR KEY SHARE
+    SELECT id
+    FROM students
+    WHERE id = :student_id AND set_config('lock_timeout', :lock_timeout, true) <> ''
+    FOR KEY SHARE
 ),
 locked AS (
     SELECT c.id, c.code, c.title, c.capacity, c.enrolled_count, c.created_at, c.updated_at,
@@ -31,7 +37,6 @@ added AS (
     FROM locked
     WHERE (SELECT can_enroll FROM verdict)
     ORDER BY id
-    ON CONFLICT (student_id, course_id) DO NOTHING
     RETURNING course_id, enrolled_at
 )
 SELECT l.id, l.code, l.title, l.capacity,
@@ -39,8 +44,7 @@ SELECT l.id, l.code, l.title, l.capacity,
        l.created_at, l.updated_at,
        coalesce(l.enrolled_at, a.enrolled_at) AS enrolled_at,
        l.enrolled_at IS NOT NULL AS was_enrolled,
-       l.is_full,
-       a.course_id IS NOT NULL AS added
+       l.is_full
 FROM student AS s
 LEFT JOIN (locked AS l LEFT JOIN added AS a ON a.course_id = l.id) ON true
 ORDER BY l.id;

@@ -7,9 +7,10 @@ lock over a guarded counter update because a batch must name every full or unkno
 before enrolling any, and over SERIALIZABLE because retries would turn a registration rush
 into a storm of aborts. The CHECK constraint on courses.enrolled_count is the backstop.
 
-Locking, checking and inserting are one statement (sql/enrollments.sql `enroll`), so the
-course locks are held for one round trip and COMMIT rather than for four: in a rush on a
-few courses every enrollment queues on the same rows, and the hold time sets the rate.
+Locking, checking and inserting are one statement (sql/enrollments.sql `enroll`) that
+commits on its own, so a course is locked only while Postgres runs it, never across round
+trips: in a rush on a few courses every enrollment queues on the same rows, and the hold
+time sets the rate.
 """
 
 from dataclasses import dataclass
@@ -64,29 +65,27 @@ class Attempt:
     def full(self) -> list[int]:
         return [row["id"] for row in self.rows if row["is_full"] and not row["was_enrolled"]]
 
-    @property
-    def raced(self) -> list[int]:
-        """Pairs the insert skipped: a concurrent request enrolled them after our snapshot."""
-        if self.unknown or self.enrolled or self.full:
-            return []  # the statement inserted nothing, by design
-        return [row["id"] for row in self.rows if not row["added"]]
-
     def views(self) -> list[EnrollmentView]:
         return [{name: row[name] for name in VIEW_FIELDS} for row in self.rows]
 
 
-async def _attempt(conn: Connection, student_id: int, course_ids: list[int]) -> Attempt:
-    """Run the enroll statement (one round trip); NotFound for an unknown student. It
-    inserts nothing unless every course is known, not yet held and not full."""
-    rows = await SQL["enroll"].fetch(conn, student_id=student_id, course_ids=course_ids)
+async def _attempt(
+    db: Database, conn: Connection, student_id: int, course_ids: list[int]
+) -> Attempt:
+    """Run the enroll statement (one round trip, committed on its own); NotFound for an
+    unknown student. It inserts nothing unless every course is known, not held and not full."""
+    try:
+        rows = await SQL["enroll"].fetch(
+            conn, student_id=student_id, course_ids=course_ids, lock_timeout=db.lock_timeout
+        )
+    except asyncpg.UniqueViolationError:
+        # A concurrent request enrolled the same pair after our snapshot, and the statement
+        # was undone. Running it again (run_statement does) sees that row: 409 for POST, 200
+        # for PUT, as if this request had come second.
+        raise DatabaseConflict("a concurrent request enrolled the same student") from None
     if not rows:
         raise NotFound(f"student {student_id} does not exist")
-    attempt = Attempt(course_ids, [row for row in rows if row["id"] is not None])
-    if attempt.raced:
-        # A concurrent request enrolled the same pair after our snapshot. Rolling back and
-        # running again (run_in_transaction does) sees its row: 409 for POST, 200 for PUT.
-        raise DatabaseConflict("a concurrent request enrolled the same student; retry shortly")
-    return attempt
+    return Attempt(course_ids, [row for row in rows if row["id"] is not None])
 
 
 async def enroll_student(
@@ -96,7 +95,7 @@ async def enroll_student(
     unknown courses (422), already enrolled (409), full (409)."""
 
     async def enroll(conn: Connection) -> list[EnrollmentView]:
-        attempt = await _attempt(conn, student_id, course_ids)
+        attempt = await _attempt(db, conn, student_id, course_ids)
         if unknown := attempt.unknown:
             raise UnknownCourses(
                 [
@@ -110,7 +109,7 @@ async def enroll_student(
             raise CourseFull(f"no seats left in courses {full}", course_ids=full)
         return attempt.views()
 
-    return await db.run_in_transaction(enroll)
+    return await db.run_statement(enroll)
 
 
 async def enroll_in_course(
@@ -119,7 +118,7 @@ async def enroll_in_course(
     """The enrollment view and whether it is new; enrolling twice is not an error here."""
 
     async def enroll(conn: Connection) -> tuple[EnrollmentView, bool]:
-        attempt = await _attempt(conn, student_id, [course_id])
+        attempt = await _attempt(db, conn, student_id, [course_id])
         if attempt.unknown:
             raise NotFound(f"course {course_id} does not exist")
         created = not attempt.enrolled
@@ -128,7 +127,7 @@ async def enroll_in_course(
         (view,) = attempt.views()
         return view, created
 
-    return await db.run_in_transaction(enroll)
+    return await db.run_statement(enroll)
 
 
 async def unenroll(db: Database, *, student_id: int, course_id: int) -> bool:
