@@ -5,6 +5,7 @@ Targets 127.0.0.1 only and stops by itself. `--smoke` runs it in seconds (CI doe
 import argparse
 import base64
 import contextlib
+import dataclasses
 import os
 import shutil
 import signal
@@ -12,7 +13,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -149,12 +151,46 @@ def start_reference(url: str, workers: int, log_dir: Path) -> tuple[subprocess.P
     raise RuntimeError("the reference app did not start")
 
 
+def worker_processes(pid: int) -> list[psutil.Process]:
+    """uvicorn's worker processes (not multiprocessing's resource tracker), or the one process."""
+    parent = psutil.Process(pid)
+    spawned = [c for c in parent.children() if "spawn_main" in " ".join(c.cmdline())]
+    return spawned or [parent]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A server under load: where it listens and, when it runs here, its worker processes."""
+
+    url: str
+    workers: list[psutil.Process] = field(default_factory=list)
+
+    def cpu_seconds(self) -> float:
+        return sum(t.user + t.system for t in (w.cpu_times() for w in self.workers))
+
+
+def measure(target: Target, lua: str, args: argparse.Namespace) -> wrk.Result:
+    """One wrk run, with the server's CPU time per request when its workers are known."""
+    before = target.cpu_seconds()
+    result = wrk.run(target.url, lua, seconds=args.seconds, connections=args.connections)
+    if target.workers and result.requests:
+        cpu_ms = (target.cpu_seconds() - before) * 1000 / result.requests
+        result = dataclasses.replace(result, server_cpu_ms=cpu_ms)
+    return result
+
+
+def warm_up(target: Target, lua: str, args: argparse.Namespace) -> None:
+    """Fill the pools and the statement caches first: a cold start is not the steady state."""
+    wrk.run(target.url, lua, seconds=1 if args.smoke else 3, connections=args.connections)
+
+
 def print_table(results: dict[str, wrk.Result]) -> None:
-    columns = ("req/s", "p50 ms", "p90 ms", "p99 ms")
+    columns = ("req/s", "p50 ms", "p90 ms", "p99 ms", "CPU ms")
     print(f"{'scenario':28}" + "".join(f"{c:>9}" for c in columns) + f"  {'non-2xx':20} errors")
     for name, r in results.items():
         non_2xx = ", ".join(f"{s}: {n}" for s, n in r.non_2xx.items()) or "-"
-        figures = f"{r.rate:9.0f}{r.p50_ms:9.2f}{r.p90_ms:9.2f}{r.p99_ms:9.2f}"
+        cpu = "-" if r.server_cpu_ms is None else f"{r.server_cpu_ms:.2f}"
+        figures = f"{r.rate:9.0f}{r.p50_ms:9.2f}{r.p90_ms:9.2f}{r.p99_ms:9.2f}{cpu:>9}"
         print(f"{name:28}{figures}  {non_2xx:20} {r.errors}")
 
 
@@ -167,6 +203,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternating runs of (a) and the reference"
+    )
     parser.add_argument("--smoke", action="store_true", help="a tiny run, seconds in all")
     parser.add_argument(
         "--target-url", help="load a service already running on 127.0.0.1 (compose's loadtest)"
@@ -183,14 +222,18 @@ def arguments() -> argparse.Namespace:
         args.students, args.enrollments = 1_000_000, 5_000_000
     if args.smoke:
         args.students, args.courses, args.enrollments = 500, 20, 2_000
-        args.seconds, args.connections = 1, 8
+        args.seconds, args.connections, args.rounds = 1, 8, 1
     return args
 
 
-def drive(url: str, data: Dataset, args: argparse.Namespace) -> dict[str, wrk.Result]:
+def drive(
+    target: Target, data: Dataset, args: argparse.Namespace, done: Iterable[str] = ()
+) -> dict[str, wrk.Result]:
+    """Every scenario once, in order, but those already in `done`."""
     return {
-        name: wrk.run(url, lua, seconds=args.seconds, connections=args.connections)
+        name: measure(target, lua, args)
         for name, lua in scenarios(data).items()
+        if name not in done
     }
 
 
@@ -230,22 +273,46 @@ def seeded_service(args: argparse.Namespace) -> Iterator[tuple[str, Dataset, Run
             service.stop()
 
 
-def run_native(args: argparse.Namespace) -> tuple[dict[str, wrk.Result], float | None, str]:
+def side_by_side(
+    service: Target, reference: Target, lua: str, args: argparse.Namespace
+) -> tuple[wrk.Result, wrk.Result, list[float]]:
+    """Scenario (a) on the service and on the reference, alternating for `args.rounds`
+    rounds (the machine's load drifts between runs): each one's median round by rate, and
+    the ratio of every round."""
+    rounds: list[tuple[wrk.Result, wrk.Result]] = []
+    for number in range(args.rounds):
+        # Alternate which goes first, so neither always runs on a warmer machine.
+        if number % 2:
+            ours, theirs = measure(service, lua, args), measure(reference, lua, args)
+        else:
+            theirs, ours = measure(reference, lua, args), measure(service, lua, args)
+        rounds.append((ours, theirs))
+    ratios = [ours.rate / theirs.rate for ours, theirs in rounds]
+
+    def median(results: list[wrk.Result]) -> wrk.Result:
+        return sorted(results, key=lambda r: r.rate)[len(results) // 2]
+
+    return median([r[0] for r in rounds]), median([r[1] for r in rounds]), ratios
+
+
+def run_native(args: argparse.Namespace) -> tuple[dict[str, wrk.Result], list[float], float, str]:
     """Seed a fresh database, start the service and the reference beside it, load both."""
     with seeded_service(args) as (url, data, service):
-        reference, reference_url = start_reference(url, args.workers, service.log.parent)
+        reference_process, reference_url = start_reference(url, args.workers, service.log.parent)
+        ours = Target(service.url, worker_processes(service.process.pid))
+        reference = Target(reference_url, worker_processes(reference_process.pid))
+        lua = scenarios(data)["a student with courses"]
         try:
-            results = drive(service.url, data, args)
-            results["reference: a, lean app"] = wrk.run(
-                reference_url,
-                scenarios(data)["a student with courses"],
-                seconds=args.seconds,
-                connections=args.connections,
-            )
+            warm_up(ours, lua, args)
+            warm_up(reference, lua, args)
+            a, lean, ratios = side_by_side(ours, reference, lua, args)
+            results = {"a student with courses": a, "reference: a, lean app": lean}
+            results |= drive(ours, data, args, done=results)
         finally:
-            reference.terminate()
-            reference.wait(timeout=30)
-        return results, pgbench_rate(url, data, args.seconds, clients=16), url_check(url)
+            reference_process.terminate()
+            reference_process.wait(timeout=30)
+        rate = pgbench_rate(url, data, args.seconds, clients=16)
+        return results, ratios, rate, url_check(url)
 
 
 def url_check(url: str) -> str:
@@ -253,14 +320,23 @@ def url_check(url: str) -> str:
     return f"{over} courses over capacity, {miscounted} with a wrong enrolled_count"
 
 
-def report(results: dict[str, wrk.Result], database_rate: float | None, check: str) -> None:
+def report(
+    results: dict[str, wrk.Result],
+    reference_ratios: list[float],
+    database_rate: float | None,
+    check: str,
+) -> None:
     print_table(results)
     a = results["a student with courses"]
     ratios = [f"d / a = {results['d registration rush'].rate / a.rate:.2f}"]
-    if "reference: a, lean app" in results:
-        ratios.insert(
-            0, f"a / lean reference = {a.rate / results['reference: a, lean app'].rate:.2f}"
-        )
+    if reference_ratios:
+        lean = results["reference: a, lean app"]
+        rounds = ", ".join(f"{r:.2f}" for r in reference_ratios)
+        ratios.insert(0, f"a / lean reference = {a.rate / lean.rate:.2f} (rounds: {rounds})")
+        if a.server_cpu_ms and lean.server_cpu_ms:
+            ratios.insert(
+                1, f"CPU per request a / reference = {a.server_cpu_ms / lean.server_cpu_ms:.2f}"
+            )
     if database_rate:
         print(f"pgbench, a's statement: {database_rate:.0f} tps")
         ratios.insert(1, f"a / pgbench = {a.rate / database_rate:.2f}")
@@ -278,10 +354,7 @@ def report(results: dict[str, wrk.Result], database_rate: float | None, check: s
 def soak(args: argparse.Namespace) -> None:
     """Each worker's resident memory after N/10 and after N requests: a leak shows as growth."""
     with seeded_service(args) as (_, data, service):
-        parent = psutil.Process(service.process.pid)
-        # uvicorn's workers (not multiprocessing's resource tracker), or the one process.
-        spawned = [c for c in parent.children() if "spawn_main" in " ".join(c.cmdline())]
-        workers = spawned or [parent]
+        workers = worker_processes(service.process.pid)
         lua = scenarios(data)["a student with courses"]
         served, marks = 0, {}
         for mark in (args.soak // 10, args.soak):
@@ -305,7 +378,8 @@ def main() -> None:
     elif args.target_url:
         assert args.database_url, "--target-url needs --database-url, to seed"
         data = seeded(args.database_url, args)
-        report(drive(args.target_url, data, args), None, url_check(args.database_url))
+        results = drive(Target(args.target_url), data, args)
+        report(results, [], None, url_check(args.database_url))
     else:
         report(*run_native(args))
 

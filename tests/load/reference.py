@@ -29,9 +29,15 @@ async def get_student(request: Request) -> Response:
     return Response(body, media_type="application/json")
 
 
+async def keep_session(conn: asyncpg.Connection) -> None:
+    """No reset on release, as in the service: the ratio should measure the service's own
+    layers, not a round trip the reference alone pays."""
+
+
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[dict[str, asyncpg.Pool]]:
-    async with asyncpg.create_pool(os.environ["DATABASE_URL"], max_size=10) as pool:
+    pool = asyncpg.create_pool(os.environ["DATABASE_URL"], max_size=10, reset=keep_session)
+    async with pool:
         yield {"pool": pool}
 
 

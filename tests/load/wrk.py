@@ -36,6 +36,8 @@ class Result:
     p99_ms: float
     errors: int
     statuses: dict[int, int] = field(default_factory=dict)
+    # The server's CPU time (user + system, all workers) per request, when it was measured.
+    server_cpu_ms: float | None = None
 
     @property
     def non_2xx(self) -> dict[int, int]:
