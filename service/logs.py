@@ -70,5 +70,6 @@ def configure_logging(level: str, log_format: str) -> None:
     logging.logMultiprocessing = False
     # yoyo narrates each step; service.migrations logs each migration applied instead.
     logging.getLogger("yoyo").setLevel(logging.WARNING)
-    # Our access line replaces uvicorn's, which has neither request id nor route template.
+    # Our access line replaces uvicorn's, which has neither request id nor route template
+    # (`python -m service` also tells uvicorn not to write it; this covers other launchers).
     logging.getLogger("uvicorn.access").disabled = True

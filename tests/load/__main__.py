@@ -136,6 +136,7 @@ def start_reference(url: str, workers: int, log_dir: Path) -> tuple[subprocess.P
             "--log-level",
             "warning",
             "--no-access-log",
+            "--no-proxy-headers",  # as the service runs
         ],
         env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
         stdout=(log_dir / "reference.log").open("wb"),
