@@ -9,6 +9,7 @@ import dataclasses
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -213,6 +214,14 @@ def arguments() -> argparse.Namespace:
     )
     parser.add_argument("--database-url", help="with --target-url: its database, to seed")
     parser.add_argument(
+        "--scale",
+        type=int,
+        nargs="?",
+        const=1_000_000,
+        metavar="N",
+        help="only (a) at --students and at N students (1M), side by side, and (c) at N",
+    )
+    parser.add_argument(
         "--soak",
         type=int,
         metavar="N",
@@ -250,18 +259,16 @@ def seeded(url: str, args: argparse.Namespace) -> Dataset:
 
 
 @contextlib.contextmanager
-def seeded_service(args: argparse.Namespace) -> Iterator[tuple[str, Dataset, RunningService]]:
-    """A fresh migrated, seeded database and the service on it (all middleware on), with
-    its log directory; everything is stopped and dropped afterwards."""
-    with (
-        postgres_server() as server,
-        scratch_database(server, "load") as url,
-        tempfile.TemporaryDirectory() as logs,
-    ):
+def service_on(
+    server: str, args: argparse.Namespace, logs: Path
+) -> Iterator[tuple[str, Dataset, RunningService]]:
+    """A fresh migrated, seeded database on `server` and the service on it (all middleware
+    on); the service is stopped and the database dropped afterwards."""
+    with scratch_database(server, "load") as url:
         apply_migrations(url)
         data = seeded(url, args)
         service = RunningService(
-            Path(logs),
+            logs,
             DATABASE_URL=url,
             WORKERS=str(args.workers),
             MIGRATE_ON_START="false",
@@ -274,26 +281,37 @@ def seeded_service(args: argparse.Namespace) -> Iterator[tuple[str, Dataset, Run
             service.stop()
 
 
-def side_by_side(
-    service: Target, reference: Target, lua: str, args: argparse.Namespace
-) -> tuple[wrk.Result, wrk.Result, list[float]]:
-    """Scenario (a) on the service and on the reference, alternating for `args.rounds`
-    rounds (the machine's load drifts between runs): each one's median round by rate, and
-    the ratio of every round."""
-    rounds: list[tuple[wrk.Result, wrk.Result]] = []
+@contextlib.contextmanager
+def seeded_service(args: argparse.Namespace) -> Iterator[tuple[str, Dataset, RunningService]]:
+    """service_on() a Postgres of its own, with a log directory for the service."""
+    with (
+        postgres_server() as server,
+        tempfile.TemporaryDirectory() as logs,
+        service_on(server, args, Path(logs)) as running,
+    ):
+        yield running
+
+
+Load = tuple[Target, str]  # a server and the Lua script to load it with
+
+
+def alternate(
+    first: Load, second: Load, args: argparse.Namespace
+) -> list[tuple[wrk.Result, wrk.Result]]:
+    """`args.rounds` runs of each, alternating which goes first so that neither always
+    runs on a warmer machine (its load drifts between runs): (first, second) per round."""
+    rounds = []
     for number in range(args.rounds):
-        # Alternate which goes first, so neither always runs on a warmer machine.
         if number % 2:
-            ours, theirs = measure(service, lua, args), measure(reference, lua, args)
+            ours, theirs = measure(*first, args), measure(*second, args)
         else:
-            theirs, ours = measure(reference, lua, args), measure(service, lua, args)
+            theirs, ours = measure(*second, args), measure(*first, args)
         rounds.append((ours, theirs))
-    ratios = [ours.rate / theirs.rate for ours, theirs in rounds]
+    return rounds
 
-    def median(results: list[wrk.Result]) -> wrk.Result:
-        return sorted(results, key=lambda r: r.rate)[len(results) // 2]
 
-    return median([r[0] for r in rounds]), median([r[1] for r in rounds]), ratios
+def median_round(results: list[wrk.Result]) -> wrk.Result:
+    return sorted(results, key=lambda r: r.rate)[len(results) // 2]
 
 
 def run_native(args: argparse.Namespace) -> tuple[dict[str, wrk.Result], list[float], float, str]:
@@ -306,8 +324,12 @@ def run_native(args: argparse.Namespace) -> tuple[dict[str, wrk.Result], list[fl
         try:
             warm_up(ours, lua, args)
             warm_up(reference, lua, args)
-            a, lean, ratios = side_by_side(ours, reference, lua, args)
-            results = {"a student with courses": a, "reference: a, lean app": lean}
+            rounds = alternate((ours, lua), (reference, lua), args)
+            results = {
+                "a student with courses": median_round([r[0] for r in rounds]),
+                "reference: a, lean app": median_round([r[1] for r in rounds]),
+            }
+            ratios = [a.rate / lean.rate for a, lean in rounds]
             results |= drive(ours, data, args, done=results)
         finally:
             reference_process.terminate()
@@ -342,8 +364,9 @@ def report(
         print(f"pgbench, a's statement: {database_rate:.0f} tps")
         ratios.insert(1, f"a / pgbench = {a.rate / database_rate:.2f}")
     print("ratios: " + "; ".join(ratios))
-    for name in ("a student with courses", "b student's courses"):
-        print(f"p99 / p50 for {name}: {results[name].p99_ms / results[name].p50_ms:.1f}")
+    for name in ("a student with courses", "b student's courses", "reference: a, lean app"):
+        if name in results:
+            print(f"p99 / p50 for {name}: {results[name].p99_ms / results[name].p50_ms:.1f}")
     deep = next(r for n, r in results.items() if n.startswith("c page"))
     print(f"deep page p50 / first page p50: {deep.p50_ms / results['c first page'].p50_ms:.2f}")
     print(f"after the rush: {check}")
@@ -370,12 +393,54 @@ def soak(args: argparse.Namespace) -> None:
     print(f"RSS change per worker from {args.soak // 10} to {args.soak} requests: {growth}")
 
 
+def scale(args: argparse.Namespace) -> None:
+    """Scenario (a) on `args.students` and on `args.scale` students (two databases on one
+    server, a service on each, alternating rounds), then the first and the deepest page
+    (up to the 1,000th) of (c) on the larger: how latency grows with the data."""
+    larger = {"students": args.scale, "enrollments": 5 * args.scale}
+    bigger = argparse.Namespace(**{**vars(args), **larger})
+    with (
+        postgres_server() as server,
+        tempfile.TemporaryDirectory() as logs,
+        service_on(server, args, Path(logs)) as (_, small_data, small_service),
+        service_on(server, bigger, Path(logs)) as (_, big_data, big_service),
+    ):
+        name = "a student with courses"
+        small = Target(small_service.url, worker_processes(small_service.process.pid))
+        big = Target(big_service.url, worker_processes(big_service.process.pid))
+        small_load, big_load = (
+            (small, scenarios(small_data)[name]),
+            (big, scenarios(big_data)[name]),
+        )
+        warm_up(*small_load, args)
+        warm_up(*big_load, args)
+        rounds = alternate(big_load, small_load, args)
+        small_name, big_name = f"{small_data.students:,}", f"{big_data.students:,}"
+        results = {
+            f"a at {small_name} students": median_round([r[1] for r in rounds]),
+            f"a at {big_name} students": median_round([r[0] for r in rounds]),
+        }
+        pages = scenarios(big_data)
+        deep_page = next(name for name in pages if name.startswith("c page"))
+        first = results[f"c first page at {big_name}"] = measure(big, pages["c first page"], args)
+        deep = results[f"{deep_page} at {big_name}"] = measure(big, pages[deep_page], args)
+    print_table(results)
+    ratios = [at_big.p50_ms / at_small.p50_ms for at_big, at_small in rounds]
+    print(
+        f"p50 of a at {big_name} / at {small_name} students: median {statistics.median(ratios):.2f}"
+        f" (rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
+    )
+    print(f"{deep_page} p50 / first page p50: {deep.p50_ms / first.p50_ms:.2f}")
+
+
 def main() -> None:
     # Stopped with SIGTERM, exit normally so the embedded Postgres is stopped and deleted.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))
     args = arguments()
     if args.soak:
         soak(args)
+    elif args.scale:
+        scale(args)
     elif args.target_url:
         assert args.database_url, "--target-url needs --database-url, to seed"
         data = seeded(args.database_url, args)
