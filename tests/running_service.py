@@ -26,6 +26,14 @@ class RunningService:
         self.wait_until_ready()
 
     @classmethod
+    def of_checkout(cls, checkout: Path, log_dir: Path, **env: str) -> "RunningService":
+        """The same, running another copy of the project (say, the previous commit)."""
+        service = cls.__new__(cls)
+        service._launch(log_dir, env, checkout)
+        service.wait_until_ready()
+        return service
+
+    @classmethod
     def start_many(cls, log_dir: Path, count: int, **env: str) -> list["RunningService"]:
         """Start `count` at once, without waiting for any to be ready."""
         services = [cls.__new__(cls) for _ in range(count)]
@@ -33,14 +41,15 @@ class RunningService:
             service._launch(log_dir, env)
         return services
 
-    def _launch(self, log_dir: Path, env: dict[str, str]) -> None:
+    def _launch(self, log_dir: Path, env: dict[str, str], checkout: Path | None = None) -> None:
         self.port = free_port()
         environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
         environment |= {"PORT": str(self.port), "LOG_LEVEL": "warning", **env}
         self.log = log_dir / f"service-{self.port}.log"
         self._log_file = self.log.open("wb")
+        # `python -m` imports from the working directory first: the checkout's own code.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "service"], env=environment, stdout=self._log_file
+            [sys.executable, "-m", "service"], env=environment, stdout=self._log_file, cwd=checkout
         )
         self.url = f"http://127.0.0.1:{self.port}"
 

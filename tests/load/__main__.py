@@ -14,12 +14,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import psutil
+import psycopg
 
 from service.migrations import apply_migrations
 from service.queries import SQL_DIR
@@ -214,6 +215,12 @@ def arguments() -> argparse.Namespace:
     )
     parser.add_argument("--database-url", help="with --target-url: its database, to seed")
     parser.add_argument(
+        "--compare",
+        metavar="CHECKOUT",
+        help="only --scenario, on this service and on CHECKOUT's (another copy of the project)",
+    )
+    parser.add_argument("--scenario", default="a student with courses", help="for --compare")
+    parser.add_argument(
         "--scale",
         type=int,
         nargs="?",
@@ -267,18 +274,28 @@ def service_on(
     with scratch_database(server, "load") as url:
         apply_migrations(url)
         data = seeded(url, args)
-        service = RunningService(
-            logs,
-            DATABASE_URL=url,
-            WORKERS=str(args.workers),
-            MIGRATE_ON_START="false",
-            API_KEYS=f"load:{KEY}:read+write",
-            LOG_LEVEL="info",
-        )
+        service = start_service(url, args, logs)
         try:
             yield url, data, service
         finally:
             service.stop()
+
+
+def start_service(
+    url: str, args: argparse.Namespace, logs: Path, checkout: Path | None = None
+) -> RunningService:
+    """The service on `url` with all its middleware on: access log, metrics, API keys;
+    `checkout`'s copy of it when given."""
+    env = {
+        "DATABASE_URL": url,
+        "WORKERS": str(args.workers),
+        "MIGRATE_ON_START": "false",
+        "API_KEYS": f"load:{KEY}:read+write",
+        "LOG_LEVEL": "info",
+    }
+    if checkout is None:
+        return RunningService(logs, **env)
+    return RunningService.of_checkout(checkout, logs, **env)
 
 
 @contextlib.contextmanager
@@ -296,16 +313,25 @@ Load = tuple[Target, str]  # a server and the Lua script to load it with
 
 
 def alternate(
-    first: Load, second: Load, args: argparse.Namespace
+    first: Load,
+    second: Load,
+    args: argparse.Namespace,
+    before_each: Callable[[], None] = lambda: None,
 ) -> list[tuple[wrk.Result, wrk.Result]]:
     """`args.rounds` runs of each, alternating which goes first so that neither always
-    runs on a warmer machine (its load drifts between runs): (first, second) per round."""
+    runs on a warmer machine (its load drifts between runs): (first, second) per round.
+    `before_each` runs before every run (to put the data back as it was)."""
+
+    def run(load: Load) -> wrk.Result:
+        before_each()
+        return measure(*load, args)
+
     rounds = []
     for number in range(args.rounds):
         if number % 2:
-            ours, theirs = measure(*first, args), measure(*second, args)
+            ours, theirs = run(first), run(second)
         else:
-            theirs, ours = measure(*second, args), measure(*first, args)
+            theirs, ours = run(second), run(first)
         rounds.append((ours, theirs))
     return rounds
 
@@ -433,6 +459,42 @@ def scale(args: argparse.Namespace) -> None:
     print(f"{deep_page} p50 / first page p50: {deep.p50_ms / first.p50_ms:.2f}")
 
 
+def compare(args: argparse.Namespace) -> None:
+    """One scenario on this checkout's service and on `args.compare`'s (another checkout,
+    e.g. `git worktree add /tmp/before HEAD~1`), both on one seeded database, alternating
+    rounds: the way to tell whether a change made the service faster on a noisy machine."""
+    with seeded_service(args) as (url, data, service):
+        other = start_service(url, args, service.log.parent, Path(args.compare))
+        try:
+            lua = scenarios(data)[args.scenario]
+            this = Target(service.url, worker_processes(service.process.pid))
+            that = Target(other.url, worker_processes(other.process.pid))
+            warm_up(this, lua, args)
+            warm_up(that, lua, args)
+            rounds = alternate((this, lua), (that, lua), args, lambda: empty_rush(url, data))
+        finally:
+            other.stop()
+    print_table(
+        {
+            "this checkout": median_round([r[0] for r in rounds]),
+            f"other: {Path(args.compare).name}"[:28]: median_round([r[1] for r in rounds]),
+        }
+    )
+    for name, figure in (("req/s", "rate"), ("CPU per request", "server_cpu_ms")):
+        ratios = [getattr(a, figure) / getattr(b, figure) for a, b in rounds]
+        listed = ", ".join(f"{r:.2f}" for r in ratios)
+        print(f"{name}, this / other: median {statistics.median(ratios):.2f} (rounds: {listed})")
+
+
+def empty_rush(url: str, data: Dataset) -> None:
+    """Free the rush courses' seats, once requests still in flight from a run have ended."""
+    time.sleep(1)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "DELETE FROM student_courses WHERE course_id = ANY(%s)", (data.rush_course_ids,)
+        )
+
+
 def main() -> None:
     # Stopped with SIGTERM, exit normally so the embedded Postgres is stopped and deleted.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))
@@ -441,6 +503,8 @@ def main() -> None:
         soak(args)
     elif args.scale:
         scale(args)
+    elif args.compare:
+        compare(args)
     elif args.target_url:
         assert args.database_url, "--target-url needs --database-url, to seed"
         data = seeded(args.database_url, args)
