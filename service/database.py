@@ -51,7 +51,8 @@ class Database:
         self.pool = pool
         self.timeout = timeout
         self.lock_timeout = _milliseconds(min(lock_timeout, timeout))
-        self._timeouts = (_milliseconds(timeout), self.lock_timeout, _milliseconds(2 * timeout))
+        self._statement_timeout = _milliseconds(timeout)
+        self._idle_timeout = _milliseconds(2 * timeout)
         self._enclosing: ContextVar[Connection | None] = ContextVar("enclosing", default=None)
 
     @asynccontextmanager
@@ -101,9 +102,11 @@ class Database:
                 yield conn
             return
         async with self.connection() as conn, conn.transaction():
-            statement, lock, idle = self._timeouts
             await SESSION_SQL["set-transaction-timeouts"].fetchrow(
-                conn, statement_timeout=statement, lock_timeout=lock, idle_timeout=idle
+                conn,
+                statement_timeout=self._statement_timeout,
+                lock_timeout=self.lock_timeout,
+                idle_timeout=self._idle_timeout,
             )
             token = self._enclosing.set(conn)
             try:
@@ -137,7 +140,7 @@ async def _translated() -> AsyncIterator[None]:
         raise problem from None
 
 
-async def _keep_session(conn: asyncpg.Connection) -> None:
+async def keep_session(conn: asyncpg.Connection) -> None:
     """The pool's reset on release, made a no-op. asyncpg's default sends RESET ALL,
     UNLISTEN and friends: a round trip per request (about a third of a simple GET's time)
     to undo session state this service never creates. Its timeouts are SET LOCAL, its
@@ -154,6 +157,6 @@ async def open_database(settings: Settings) -> Database:
         max_size=settings.db_pool_max,
         command_timeout=settings.db_timeout,
         statement_cache_size=settings.db_statement_cache_size,
-        reset=_keep_session,
+        reset=keep_session,
     )
     return Database(pool, timeout=settings.db_timeout, lock_timeout=settings.db_lock_timeout)
