@@ -1,9 +1,13 @@
 """Log lines: JSON objects on stdout (`ts`, `level`, `event`, `request_id`, then any fields
-passed as `extra=`), or plain lines for humans with LOG_FORMAT=text."""
+passed as `extra=`, by name), or plain lines for humans with LOG_FORMAT=text.
 
+Every request writes one (the access line), so formatting is kept cheap: it was half the
+cost of a log call, the timestamp and the search for `extra=` fields most of it."""
+
+import functools
 import logging
 import sys
-from datetime import UTC, datetime
+import time
 from typing import Any
 
 import orjson
@@ -20,16 +24,24 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {
 }
 
 
+@functools.lru_cache(maxsize=1)
+def _utc_second(second: int) -> str:
+    """RFC 3339 up to the second; lines come many to a second, so it is formatted once."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+
+
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     fields = {
-        "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+        "ts": f"{_utc_second(int(record.created))}.{int(record.msecs):03d}Z",
         "level": record.levelname.lower(),
         "event": record.getMessage(),
         "logger": record.name,
     }
     if (request_id := context.request_id.get()) is not None:
         fields["request_id"] = request_id
-    fields.update((k, v) for k, v in vars(record).items() if k not in _STANDARD)
+    attributes = vars(record)
+    for name in sorted(attributes.keys() - _STANDARD):  # set arithmetic runs in C
+        fields[name] = attributes[name]
     if record.exc_info:
         fields["exception"] = logging.Formatter().formatException(record.exc_info)
     return fields
@@ -37,9 +49,7 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        fields = _fields(record)
-        fields["ts"] = fields["ts"].replace("+00:00", "Z")
-        return orjson.dumps(fields, default=str).decode()
+        return orjson.dumps(_fields(record), default=str).decode()
 
 
 class TextFormatter(logging.Formatter):
