@@ -99,11 +99,11 @@ def serve_app() -> Starlette:
 
 
 async def housekeeping(db: Database) -> None:
-    """Refresh the pool gauges often and expire idempotency keys now and then, off the
-    request path; a failure is logged and tried again next round."""
+    """Refresh the gauges (pool, requests in flight) often and expire idempotency keys now
+    and then, off the request path; a failure is logged and tried again next round."""
     rounds = 0
     while True:
-        metrics.record_pool(db)
+        metrics.record_gauges(db)
         if rounds % KEY_EXPIRY_EVERY_ROUNDS == 0:
             try:
                 if expired := await idempotency.delete_expired(db):

@@ -74,7 +74,7 @@ class TelemetryMiddleware:
             await send(message)
 
         started = time.perf_counter()
-        metrics.IN_FLIGHT.inc()
+        metrics.requests_in_flight.value += 1
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
@@ -86,7 +86,7 @@ class TelemetryMiddleware:
             crash = Problem("the service failed; the error is logged with this request's id")
             await problem_response(crash, scope["path"])(scope, receive, send_with_id)
         finally:
-            metrics.IN_FLIGHT.dec()
+            metrics.requests_in_flight.value -= 1
             self._record(scope, status, time.perf_counter() - started)
             context.request_id.reset(token)
 

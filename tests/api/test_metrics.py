@@ -37,4 +37,5 @@ async def test_metrics_count_requests_by_route_template_and_enrollments(
     assert after[full] == before.get(full, 0) + 1
     assert after[("http_request_duration_seconds_count", frozenset({route}))] >= 1
     assert after[("db_pool_connections", frozenset({("state", "size")}))] >= 1
-    assert ("http_requests_in_flight", frozenset()) in after
+    # The scrape itself is being served while the gauges are read.
+    assert after[("http_requests_in_flight", frozenset())] >= 1
