@@ -13,7 +13,6 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from service.budget import time_left
 from service.config import PROJECT_ROOT
 
 SQL_DIR = PROJECT_ROOT / "sql"
@@ -37,16 +36,16 @@ class Query:
         return [values[name] for name in self.parameters]
 
     async def fetch(self, conn: Connection, **values: Any) -> list[asyncpg.Record]:
-        return await conn.fetch(self.text, *self.bind(values), timeout=time_left())
+        return await conn.fetch(self.text, *self.bind(values))
 
     async def fetchrow(self, conn: Connection, **values: Any) -> asyncpg.Record | None:
-        return await conn.fetchrow(self.text, *self.bind(values), timeout=time_left())
+        return await conn.fetchrow(self.text, *self.bind(values))
 
     async def fetchval(self, conn: Connection, **values: Any) -> Any:
-        return await conn.fetchval(self.text, *self.bind(values), timeout=time_left())
+        return await conn.fetchval(self.text, *self.bind(values))
 
     async def execute(self, conn: Connection, **values: Any) -> str:
-        return await conn.execute(self.text, *self.bind(values), timeout=time_left())
+        return await conn.execute(self.text, *self.bind(values))
 
 
 def parse_query(name: str, sql: str) -> Query:
