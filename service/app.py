@@ -26,8 +26,8 @@ from service.telemetry import TelemetryMiddleware
 from service.web import problem_response
 
 logger = logging.getLogger("service")
-HOUSEKEEPING_SECONDS = 5
-KEY_EXPIRY_EVERY_ROUNDS = 120  # every ten minutes
+HOUSEKEEPING_SECONDS = 1
+KEY_EXPIRY_EVERY_ROUNDS = 600  # every ten minutes
 
 
 class State(TypedDict):
@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             chores.cancel()
             await db.pool.close()
+            metrics.requests_answered.flush()
             metrics.forget_this_process()
 
     return Starlette(
@@ -99,10 +100,12 @@ def serve_app() -> Starlette:
 
 
 async def housekeeping(db: Database) -> None:
-    """Refresh the gauges (pool, requests in flight) often and expire idempotency keys now
-    and then, off the request path; a failure is logged and tried again next round."""
+    """Every second, flush the request tally and refresh the gauges (pool, requests in
+    flight); now and then expire idempotency keys. Off the request path; a failure is logged
+    and tried again next round."""
     rounds = 0
     while True:
+        metrics.requests_answered.flush()
         metrics.record_gauges(db)
         if rounds % KEY_EXPIRY_EVERY_ROUNDS == 0:
             try:

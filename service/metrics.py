@@ -3,6 +3,8 @@ PROMETHEUS_MULTIPROC_DIR at a fresh directory and every worker writes there, so 
 of any worker sees the sum over all (prometheus-client's multiprocess mode)."""
 
 import os
+from bisect import bisect_left
+from collections import Counter as Tally
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -24,6 +26,46 @@ LATENCY = Histogram(
     ["route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+
+class RequestTally:
+    """Requests answered and their latencies, counted in plain Python where every request
+    ends and added to REQUESTS and LATENCY in bulk by flush() (each scrape, each
+    housekeeping round, shutdown). Done per request, the two metric updates took a lock, a
+    getpid() and, with several workers, a write to a shared file each, three in all:
+    nearly 5% of a simple GET's instructions. The price: another worker's latest second of
+    requests shows in the next scrape rather than this one."""
+
+    def __init__(self, requests: Counter, latency: Histogram) -> None:
+        self._requests_metric, self._latency_metric = requests, latency
+        self._bounds = latency._upper_bounds  # ends with +Inf, so every value finds a bucket
+        self._answered: Tally[tuple[str, str, int]] = Tally()
+        # Per route: how many latencies fell in each bucket, then their sum.
+        self._latencies: dict[str, list[float]] = {}
+
+    def add(self, method: str, route: str, status: int, seconds: float) -> None:
+        self._answered[method, route, status] += 1
+        counts = self._latencies.get(route)
+        if counts is None:
+            counts = self._latencies[route] = [0.0] * (len(self._bounds) + 1)
+        counts[bisect_left(self._bounds, seconds)] += 1  # the first bucket with value <= bound
+        counts[-1] += seconds
+
+    def flush(self) -> None:
+        answered, self._answered = self._answered, Tally()
+        for (method, route, status), count in answered.items():
+            self._requests_metric.labels(method, route, str(status)).inc(count)
+        latencies, self._latencies = self._latencies, {}
+        for route, counts in latencies.items():
+            histogram = self._latency_metric.labels(route)
+            # observe() adds one value at a time; these are its own bucket and sum values.
+            for bucket, seen in zip(histogram._buckets, counts[:-1], strict=True):
+                if seen:
+                    bucket.inc(seen)
+            histogram._sum.inc(counts[-1])
+
+
+requests_answered = RequestTally(REQUESTS, LATENCY)
 IN_FLIGHT = Gauge("http_requests_in_flight", "Requests being served", multiprocess_mode="livesum")
 
 

@@ -7,7 +7,6 @@ import os
 import re
 import time
 
-from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import context, metrics
@@ -41,14 +40,6 @@ def route_template(scope: Scope) -> str:
 @functools.cache
 def _template(path: str) -> str:
     return re.sub(r":\w+\}", "}", path)
-
-
-@functools.cache
-def _request_metrics(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
-    """The labelled children for one kind of request. labels() takes a lock and checks its
-    arguments on every call; the kinds are few (methods come from the HTTP parser's fixed
-    list, routes from ours), so each is looked up once and the cache stays small."""
-    return metrics.REQUESTS.labels(method, route, str(status)), metrics.LATENCY.labels(route)
 
 
 class TelemetryMiddleware:
@@ -93,9 +84,7 @@ class TelemetryMiddleware:
     @staticmethod
     def _record(scope: Scope, status: int, seconds: float) -> None:
         route = route_template(scope)
-        requests, latency = _request_metrics(scope["method"], route, status)
-        requests.inc()
-        latency.observe(seconds)
+        metrics.requests_answered.add(scope["method"], route, status, seconds)
         logger.info(
             "http.request",
             extra={
