@@ -105,8 +105,7 @@ async def housekeeping(db: Database) -> None:
     and tried again next round."""
     rounds = 0
     while True:
-        metrics.requests_answered.flush()
-        metrics.record_gauges(db)
+        metrics.refresh(db)
         if rounds % KEY_EXPIRY_EVERY_ROUNDS == 0:
             try:
                 if expired := await idempotency.delete_expired(db):

@@ -92,8 +92,10 @@ ENROLLMENTS_REJECTED = Counter(
 )
 
 
-def record_gauges(db: Database) -> None:
-    """This process's in-flight requests and pool connections, into their gauges."""
+def refresh(db: Database) -> None:
+    """Bring this process's share of the metrics up to date: its request tally, requests in
+    flight and pool connections. Each scrape and each housekeeping round."""
+    requests_answered.flush()
     IN_FLIGHT.set(requests_in_flight.value)
     size, idle = db.pool.get_size(), db.pool.get_idle_size()
     POOL.labels("size").set(size)

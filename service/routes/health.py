@@ -26,8 +26,7 @@ async def readyz(request: Request) -> Response:
 
 
 async def prometheus_metrics(request: Request) -> Response:
-    metrics.requests_answered.flush()
-    metrics.record_gauges(request.state.db)
+    metrics.refresh(request.state.db)
     body, content_type = metrics.exposition()
     return Response(body, media_type=content_type)
 
