@@ -54,6 +54,12 @@ class Database:
         self._statement_timeout = _milliseconds(timeout)
         self._idle_timeout = _milliseconds(2 * timeout)
         self._enclosing: ContextVar[Connection | None] = ContextVar("enclosing", default=None)
+        # Connections are handed out in the order they were asked for. asyncpg's pool alone
+        # does not: a waiter it wakes can lose the freed connection to a request that just
+        # arrived, and then queues again at the back, so under load a few requests wait many
+        # turns (the p99 of a GET was 9x its p50). Holding a turn first keeps it first come,
+        # first served: asyncio.Semaphore wakes its waiters in order and lets none jump them.
+        self._turns = asyncio.Semaphore(pool.get_max_size())
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
@@ -64,11 +70,13 @@ class Database:
                 yield enclosing
             return
         conn: PoolConnectionProxy | None = None
+        has_turn = False
         # One timer for the whole access: a timer for the wait and one per statement
         # (asyncpg's timeout= arguments) cost about 2% more instructions on a simple GET.
         deadline = asyncio.timeout(self.timeout)
         try:
             async with deadline:
+                has_turn = await self._turns.acquire()
                 conn = await self.pool.acquire()
                 yield conn
         except BaseException as error:
@@ -89,6 +97,8 @@ class Database:
         finally:
             if conn is not None:
                 await self._release(conn, deadline)
+            if has_turn:  # after the release: the next in line finds the connection free
+                self._turns.release()
 
     async def _release(self, conn: PoolConnectionProxy, deadline: asyncio.Timeout) -> None:
         # Releasing may cost a round trip (the ROLLBACK of a transaction left open, the end
