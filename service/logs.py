@@ -1,8 +1,8 @@
 """Log lines: JSON objects on stdout (`ts`, `level`, `event`, `request_id`, then any fields
 passed as `extra=`, by name), or plain lines for humans with LOG_FORMAT=text.
 
-Every request writes one (the access line), so formatting is kept cheap: it was half the
-cost of a log call, the timestamp and the search for `extra=` fields most of it."""
+Every request writes one, the access line, so it skips `logging`'s machinery (AccessLog), and
+formatting is kept cheap for the other lines: no `datetime`, no Python scan of the record."""
 
 import functools
 import logging
@@ -30,9 +30,15 @@ def _utc_second(second: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
 
 
+def _timestamp(created: float) -> str:
+    """`created` (a time.time()) as RFC 3339 UTC to the millisecond, truncated as LogRecord's
+    msecs is."""
+    return f"{_utc_second(int(created))}.{int((created - int(created)) * 1000):03d}Z"
+
+
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     fields = {
-        "ts": f"{_utc_second(int(record.created))}.{int(record.msecs):03d}Z",
+        "ts": _timestamp(record.created),
         "level": record.levelname.lower(),
         "event": record.getMessage(),
         "logger": record.name,
@@ -47,25 +53,75 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
     return fields
 
 
+def _json_line(fields: dict[str, Any]) -> str:
+    return orjson.dumps(fields, default=str).decode()
+
+
+def _text_line(fields: dict[str, Any]) -> str:
+    head = f"{fields.pop('ts')} {fields.pop('level').upper():7} {fields.pop('event')}"
+    fields.pop("logger")
+    exception = fields.pop("exception", None)
+    line = " ".join([head, *(f"{k}={v}" for k, v in fields.items())])
+    return f"{line}\n{exception}" if exception else line
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return orjson.dumps(_fields(record), default=str).decode()
+        return _json_line(_fields(record))
 
 
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        fields = _fields(record)
-        head = f"{fields.pop('ts')} {fields.pop('level').upper():7} {fields.pop('event')}"
-        fields.pop("logger")
-        exception = fields.pop("exception", None)
-        line = " ".join([head, *(f"{k}={v}" for k, v in fields.items())])
-        return f"{line}\n{exception}" if exception else line
+        return _text_line(_fields(record))
+
+
+class AccessLog:
+    """The access line, one per request, as an info line of the `service.access` logger
+    would print (same fields, LOG_FORMAT, LOG_LEVEL), written straight to the stream of the
+    log's handler. Through `logging`'s record, handler chain and formatter it cost a simple
+    GET 8% more instructions and 12% more CPU (README "Performance")."""
+
+    logger = logging.getLogger("service.access")
+
+    def __init__(self) -> None:
+        self.write_to(logging.StreamHandler(sys.stderr), text=False)  # until configured
+
+    def write_to(self, handler: logging.StreamHandler[Any], *, text: bool) -> None:
+        self.handler = handler
+        self.render = _text_line if text else _json_line
+
+    def write(self, method: str, route: str, status: int, duration_ms: float) -> None:
+        if not self.logger.isEnabledFor(logging.INFO):
+            return
+        fields: dict[str, Any] = {
+            "ts": _timestamp(time.time()),
+            "level": "info",
+            "event": "http.request",
+            "logger": self.logger.name,
+        }
+        if (request_id := context.request_id.get()) is not None:
+            fields["request_id"] = request_id
+        # The extra fields, by name as in every line.
+        fields |= {"duration_ms": duration_ms, "method": method, "route": route, "status": status}
+        line = self.render(fields) + "\n"
+        self.handler.acquire()  # one line at a time, as the handler's own lines
+        try:
+            self.handler.stream.write(line)
+            self.handler.stream.flush()
+        finally:
+            self.handler.release()
+
+
+access_log = AccessLog()
 
 
 def configure_logging(level: str, log_format: str) -> None:
-    """Send every logger, uvicorn's included, through one stdout handler in the chosen format."""
+    """Send every logger, uvicorn's included, and the access line through one stdout handler
+    in the chosen format."""
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(TextFormatter() if log_format == "text" else JsonFormatter())
+    text = log_format == "text"
+    handler.setFormatter(TextFormatter() if text else JsonFormatter())
+    access_log.write_to(handler, text=text)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

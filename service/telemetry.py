@@ -10,6 +10,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import context, metrics
+from service.logs import access_log
 from service.problems import Problem
 from service.web import problem_response
 
@@ -85,12 +86,4 @@ class TelemetryMiddleware:
     def _record(scope: Scope, status: int, seconds: float) -> None:
         route = route_template(scope)
         metrics.requests_answered.add(scope["method"], route, status, seconds)
-        logger.info(
-            "http.request",
-            extra={
-                "method": scope["method"],
-                "route": route,
-                "status": status,
-                "duration_ms": round(seconds * 1000, 2),
-            },
-        )
+        access_log.write(scope["method"], route, status, round(seconds * 1000, 2))

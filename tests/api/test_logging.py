@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from service.logs import JsonFormatter, TextFormatter
+from service.logs import JsonFormatter, TextFormatter, access_log
 from tests.conftest import make_course, make_student
 
 LogLines = Callable[[], list[dict[str, Any]]]
@@ -26,11 +26,14 @@ def log_lines() -> Iterator[LogLines]:
     level = root.level
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    writing_to = access_log.handler, access_log.render
+    access_log.write_to(handler, text=False)
     try:
         yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
+        access_log.handler, access_log.render = writing_to
 
 
 def events(lines: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:

@@ -1,10 +1,15 @@
-"""The JSON log line's own fields, formatted without the datetime module."""
+"""The log line's own fields, formatted without the datetime module; the access line."""
 
+import io
 import json
 import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from service.logs import JsonFormatter
+import pytest
+
+from service import context
+from service.logs import JsonFormatter, access_log
 
 
 def line_for(created: float, **extra: object) -> dict[str, object]:
@@ -26,3 +31,53 @@ def test_extra_fields_follow_the_fixed_ones_by_name() -> None:
     assert list(line) == ["ts", "level", "event", "logger", "method", "route", "status"]
     assert line["event"] == "some.event"
     assert line["status"] == 200
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    """Every line at info and up, the access line's included, in one JSON handler's stream."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    level = root.level
+    writing_to = access_log.handler, access_log.render
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    access_log.write_to(handler, text=False)
+    yield stream
+    root.removeHandler(handler)
+    root.setLevel(level)
+    access_log.handler, access_log.render = writing_to
+
+
+def test_the_access_line_is_the_line_logging_would_write(log_stream: io.StringIO) -> None:
+    """AccessLog skips `logging` for speed; its line must not differ from one through it."""
+    token = context.request_id.set("req-1")
+    try:
+        access_log.write("GET", "/students/{student_id}", 200, 1.25)
+        logging.getLogger("service.access").info(
+            "http.request",
+            extra={
+                "method": "GET",
+                "route": "/students/{student_id}",
+                "status": 200,
+                "duration_ms": 1.25,
+            },
+        )
+    finally:
+        context.request_id.reset(token)
+    written, via_logging = (json.loads(line) for line in log_stream.getvalue().splitlines())
+    assert written.pop("ts") <= via_logging.pop("ts")
+    assert list(written.items()) == list(via_logging.items())
+
+
+def test_the_access_line_follows_log_format_and_level(log_stream: io.StringIO) -> None:
+    access_log.write_to(logging.StreamHandler(log_stream), text=True)
+    access_log.write("DELETE", "/courses/{course_id}", 204, 0.5)
+    logging.getLogger().setLevel(logging.WARNING)
+    access_log.write("GET", "/courses", 200, 0.5)  # an info line: not written at warning
+    (line,) = log_stream.getvalue().splitlines()
+    assert line.endswith(
+        " INFO    http.request duration_ms=0.5 method=DELETE route=/courses/{course_id} status=204"
+    )
