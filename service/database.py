@@ -5,7 +5,9 @@ every statement, together. Past it the request gets a 503 problem. Transactions 
 statement_timeout, lock_timeout and idle_in_transaction_session_timeout with SET LOCAL,
 which lives and dies with the transaction and so is safe behind PgBouncer in transaction
 pooling (a connection-level SET or a startup parameter would not be). A write that is one
-statement on its own (`run_statement`) sets its lock_timeout the same way, inside itself.
+statement on its own (`run_statement`) sets its lock_timeout the same way, inside itself,
+cut to what is left of the budget: it commits without the service's say-so, so it must give
+up on a lock before the service gives up on it (see run_statement).
 """
 
 import asyncio
@@ -32,6 +34,9 @@ logger = logging.getLogger(__name__)
 
 SESSION_SQL = load_queries("session")
 CONFLICT_ATTEMPTS = 3
+# How long before the end of the budget an autocommitted statement stops waiting for a lock,
+# so that Postgres's refusal reaches the service before its own timer fires.
+LOCK_MARGIN_SECONDS = 0.1
 
 
 def _milliseconds(seconds: float) -> str:
@@ -50,7 +55,8 @@ class Database:
     def __init__(self, pool: asyncpg.Pool, *, timeout: float, lock_timeout: float) -> None:
         self.pool = pool
         self.timeout = timeout
-        self.lock_timeout = _milliseconds(min(lock_timeout, timeout))
+        self._lock_timeout_seconds = min(lock_timeout, timeout)
+        self.lock_timeout = _milliseconds(self._lock_timeout_seconds)
         self._statement_timeout = _milliseconds(timeout)
         self._idle_timeout = _milliseconds(2 * timeout)
         self._enclosing: ContextVar[Connection | None] = ContextVar("enclosing", default=None)
@@ -131,16 +137,26 @@ class Database:
             finally:
                 self._enclosing.reset(token)
 
-    async def run_statement(self, work: Callable[[Connection], Awaitable[Result]]) -> Result:
-        """`work`, one statement that is atomic on its own, on a pooled connection (or in a
-        savepoint of the enclosing transaction), run again a few times after a deadlock or
-        another DatabaseConflict: safe because a failed statement left nothing behind. With
-        no transaction around it, it commits in the round trip that runs it; it sets its own
-        lock_timeout (`self.lock_timeout`) and the budget bounds it from the client side."""
+    async def run_statement(self, work: Callable[[Connection, str], Awaitable[Result]]) -> Result:
+        """`work(conn, lock_timeout)`, one statement that is atomic on its own, on a pooled
+        connection (or in a savepoint of the enclosing transaction), run again a few times
+        after a deadlock or another DatabaseConflict: safe because a failed statement left
+        nothing behind. With no transaction around it, it commits in the round trip that runs
+        it, so it must set `lock_timeout` inside itself: DB_LOCK_TIMEOUT, cut to what is left
+        of the budget less LOCK_MARGIN_SECONDS, and is not started with less left. Else a
+        statement that got its connection late
+        could still be waiting for a lock when the budget ends: the service answers 503 and
+        closes the connection, but Postgres does not notice while the statement waits, and
+        it would commit once the lock is freed."""
+        loop = asyncio.get_running_loop()
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            budget_ends = loop.time() + self.timeout  # as connection()'s timer
             try:
                 async with self.connection() as conn:
-                    return await work(conn)
+                    left = budget_ends - loop.time() - LOCK_MARGIN_SECONDS
+                    if left <= 0:  # the wait for a connection took the budget: do not start
+                        raise DatabaseBusy("every database connection is in use; retry shortly")
+                    return await work(conn, _milliseconds(min(self._lock_timeout_seconds, left)))
             except DatabaseConflict:
                 if attempt == CONFLICT_ATTEMPTS:
                     raise

@@ -70,13 +70,13 @@ class Attempt:
 
 
 async def _attempt(
-    db: Database, conn: Connection, student_id: int, course_ids: list[int]
+    conn: Connection, lock_timeout: str, student_id: int, course_ids: list[int]
 ) -> Attempt:
     """Run the enroll statement (one round trip, committed on its own); NotFound for an
     unknown student. It inserts nothing unless every course is known, not held and not full."""
     try:
         rows = await SQL["enroll"].fetch(
-            conn, student_id=student_id, course_ids=course_ids, lock_timeout=db.lock_timeout
+            conn, student_id=student_id, course_ids=course_ids, lock_timeout=lock_timeout
         )
     except asyncpg.UniqueViolationError:
         # A concurrent request enrolled the same pair after our snapshot, and the statement
@@ -94,8 +94,8 @@ async def enroll_student(
     """Enroll in every course or none, checking in API.md's order: unknown student (404),
     unknown courses (422), already enrolled (409), full (409)."""
 
-    async def enroll(conn: Connection) -> list[EnrollmentView]:
-        attempt = await _attempt(db, conn, student_id, course_ids)
+    async def enroll(conn: Connection, lock_timeout: str) -> list[EnrollmentView]:
+        attempt = await _attempt(conn, lock_timeout, student_id, course_ids)
         if unknown := attempt.unknown:
             raise UnknownCourses(
                 [
@@ -117,8 +117,8 @@ async def enroll_in_course(
 ) -> tuple[EnrollmentView, bool]:
     """The enrollment view and whether it is new; enrolling twice is not an error here."""
 
-    async def enroll(conn: Connection) -> tuple[EnrollmentView, bool]:
-        attempt = await _attempt(db, conn, student_id, [course_id])
+    async def enroll(conn: Connection, lock_timeout: str) -> tuple[EnrollmentView, bool]:
+        attempt = await _attempt(conn, lock_timeout, student_id, [course_id])
         if attempt.unknown:
             raise NotFound(f"course {course_id} does not exist")
         created = not attempt.enrolled

@@ -255,9 +255,19 @@ async def test_an_exhausted_pool_sheds_the_excess_quickly_and_recovers(
         kinds = Counter(o.body.get("type", "").rsplit("/", 1)[-1] for o in outcomes)
         assert {o.status for o in outcomes} == {503}
         assert max(o.seconds for o in outcomes) <= DB_TIMEOUT + MARGIN
-        assert (
-            await timed(client, "PUT", f"/students/{students[0]}/courses/{course}")
-        ).status == 201
+        # A statement that got its connection late gives up on the lock before the service
+        # gives up on it: its database-busy 503 committed nothing. Only a database-timeout
+        # 503 may have: a statement queued behind another waiter for the row starts a new
+        # lock_timeout when that one gives up, and Postgres does not notice the closed
+        # connection while it waits (README "Failure behaviour").
+        # Of the two connections' statements only the one queued behind the other can chain
+        # (without the cut lock_timeout, every late statement ran out the budget: 6 of 12).
+        assert kinds["database-timeout"] <= 1
+        await asyncio.sleep(DB_TIMEOUT)
+        seats = (await client.get(f"/courses/{course}")).json()["enrolled_count"]
+        assert seats <= kinds["database-timeout"]
+        (late,) = await make_students(client, 1)
+        assert (await timed(client, "PUT", f"/students/{late}/courses/{course}")).status == 201
     report("exhaustion", list(outcomes), problem_types=dict(kinds))
 
 
