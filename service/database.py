@@ -144,10 +144,9 @@ class Database:
         nothing behind. With no transaction around it, it commits in the round trip that runs
         it, so it must set `lock_timeout` inside itself: DB_LOCK_TIMEOUT, cut to what is left
         of the budget less LOCK_MARGIN_SECONDS, and is not started with less left. Else a
-        statement that got its connection late
-        could still be waiting for a lock when the budget ends: the service answers 503 and
-        closes the connection, but Postgres does not notice while the statement waits, and
-        it would commit once the lock is freed."""
+        statement that got its connection late could still be waiting for a lock when the
+        budget ends: the service answers 503 and closes the connection, but Postgres does not
+        notice while the statement waits, and it would commit once the lock is freed."""
         loop = asyncio.get_running_loop()
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):
             budget_ends = loop.time() + self.timeout  # as connection()'s timer
