@@ -37,6 +37,7 @@ CONFLICT_ATTEMPTS = 3
 # How long before the end of the budget an autocommitted statement stops waiting for a lock,
 # so that Postgres's refusal reaches the service before its own timer fires.
 LOCK_MARGIN_SECONDS = 0.1
+ALL_IN_USE = "every database connection is in use; retry shortly"
 
 
 def _milliseconds(seconds: float) -> str:
@@ -87,7 +88,7 @@ class Database:
                 yield conn
         except BaseException as error:
             if conn is None and isinstance(error, TimeoutError):
-                raise DatabaseBusy("every database connection is in use; retry shortly") from None
+                raise DatabaseBusy(ALL_IN_USE) from None
             if conn is not None and isinstance(error, (*BROKEN_CONNECTION, asyncio.CancelledError)):
                 # It may still be running or half-read: never reuse it. Terminated, it goes
                 # back to the pool, which opens a new one in its place. (A connection that
@@ -154,7 +155,7 @@ class Database:
                 async with self.connection() as conn:
                     left = budget_ends - loop.time() - LOCK_MARGIN_SECONDS
                     if left <= 0:  # the wait for a connection took the budget: do not start
-                        raise DatabaseBusy("every database connection is in use; retry shortly")
+                        raise DatabaseBusy(ALL_IN_USE)
                     return await work(conn, _milliseconds(min(self._lock_timeout_seconds, left)))
             except DatabaseConflict:
                 if attempt == CONFLICT_ATTEMPTS:
