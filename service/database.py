@@ -13,7 +13,7 @@ up on a lock before the service gives up on it (see run_statement).
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from contextvars import ContextVar
 from typing import NoReturn, TypeVar
 
@@ -68,44 +68,17 @@ class Database:
         # first served: asyncio.Semaphore wakes its waiters in order and lets none jump them.
         self._turns = asyncio.Semaphore(pool.get_max_size())
 
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[Connection]:
+    def connection(self) -> AbstractAsyncContextManager[Connection]:
         """A pooled connection, from the wait for it to the end of the block within
         DB_TIMEOUT; database failures become 503 problems."""
         if (enclosing := self._enclosing.get()) is not None:
-            async with _translated(), enclosing.transaction():
-                yield enclosing
-            return
-        conn: PoolConnectionProxy | None = None
-        has_turn = False
-        # One timer for the whole access: a timer for the wait and one per statement
-        # (asyncpg's timeout= arguments) cost about 2% more instructions on a simple GET.
-        deadline = asyncio.timeout(self.timeout)
-        try:
-            async with deadline:
-                has_turn = await self._turns.acquire()
-                conn = await self.pool.acquire()
-                yield conn
-        except BaseException as error:
-            if conn is None and isinstance(error, TimeoutError):
-                raise DatabaseBusy(ALL_IN_USE) from None
-            if conn is not None and isinstance(error, (*BROKEN_CONNECTION, asyncio.CancelledError)):
-                # It may still be running or half-read: never reuse it. Terminated, it goes
-                # back to the pool, which opens a new one in its place. (A connection that
-                # died was already taken back, hence the suppress.)
-                with suppress(asyncpg.InterfaceError):
-                    conn.terminate()
-                conn = None
-            # Not through _translated(): every request takes this path, and a context
-            # manager's layer cost 2.4% of a simple GET's instructions.
-            if isinstance(error, Exception):
-                _raise_translated(error)
-            raise
-        finally:
-            if conn is not None:
-                await self._release(conn, deadline)
-            if has_turn:  # after the release: the next in line finds the connection free
-                self._turns.release()
+            return self._savepoint(enclosing)
+        return _PooledAccess(self)
+
+    @asynccontextmanager
+    async def _savepoint(self, enclosing: Connection) -> AsyncIterator[Connection]:
+        async with _translated(), enclosing.transaction():
+            yield enclosing
 
     async def _release(self, conn: PoolConnectionProxy, deadline: asyncio.Timeout) -> None:
         # Releasing may cost a round trip (the ROLLBACK of a transaction left open, the end
@@ -161,6 +134,66 @@ class Database:
                 if attempt == CONFLICT_ATTEMPTS:
                     raise
         raise AssertionError("unreachable")
+
+
+class _PooledAccess:
+    """`async with db.connection()` outside a transaction: a turn, then a pooled connection,
+    the block, and the connection back, all under one DB_TIMEOUT timer. A class rather than an
+    @asynccontextmanager: every request takes this path, and the generator's machinery cost
+    2% of a simple GET's instructions."""
+
+    __slots__ = ("_conn", "_db", "_deadline", "_has_turn")
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        # One timer for the whole access: a timer for the wait and one per statement
+        # (asyncpg's timeout= arguments) cost about 2% more instructions on a simple GET.
+        self._deadline = asyncio.timeout(db.timeout)
+        self._conn: PoolConnectionProxy | None = None
+        self._has_turn = False
+
+    async def __aenter__(self) -> PoolConnectionProxy:
+        await self._deadline.__aenter__()
+        try:
+            self._has_turn = await self._db._turns.acquire()
+            self._conn = await self._db.pool.acquire()
+        except BaseException as error:
+            await self._end(error)
+            raise
+        return self._conn
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _: object
+    ) -> None:
+        await self._end(error)
+
+    async def _end(self, error: BaseException | None) -> None:
+        """Stop the timer, put the connection back, give up the turn. Raises the 503 problem
+        a database failure is; returns for the caller to raise anything else."""
+        conn = self._conn
+        try:
+            try:
+                await self._deadline.__aexit__(type(error) if error else None, error, None)
+            except TimeoutError as timed_out:  # the timer fired: it cancelled the block
+                error = timed_out
+            if error is None:
+                return
+            if conn is None and isinstance(error, TimeoutError):
+                raise DatabaseBusy(ALL_IN_USE) from None
+            if conn is not None and isinstance(error, (*BROKEN_CONNECTION, asyncio.CancelledError)):
+                # It may still be running or half-read: never reuse it. Terminated, it goes
+                # back to the pool, which opens a new one in its place. (A connection that
+                # died was already taken back, hence the suppress.)
+                with suppress(asyncpg.InterfaceError):
+                    conn.terminate()
+                conn = None
+            if isinstance(error, Exception):
+                _raise_translated(error)
+        finally:
+            if conn is not None:
+                await self._db._release(conn, self._deadline)
+            if self._has_turn:  # after the release: the next in line finds the connection free
+                self._db._turns.release()
 
 
 @asynccontextmanager
