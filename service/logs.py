@@ -35,7 +35,8 @@ def _utc_second(second: int) -> str:
 def _timestamp(created: float) -> str:
     """`created` (a time.time()) as RFC 3339 UTC to the millisecond, truncated as LogRecord's
     msecs is."""
-    return f"{_utc_second(int(created))}.{int((created - int(created)) * 1000):03d}Z"
+    second = int(created)
+    return f"{_utc_second(second)}.{int((created - second) * 1000):03d}Z"
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -103,16 +104,21 @@ class AccessLog:
         """Queue the line for the end of this turn of the running event loop."""
         if not self.logger.isEnabledFor(logging.INFO):
             return
-        fields: dict[str, Any] = {
+        request_id = context.request_id.get()
+        fields: dict[str, Any] = {  # in one literal: merging dicts cost 10% of the line
             "ts": _timestamp(time.time()),
             "level": "info",
             "event": "http.request",
             "logger": self.logger.name,
+            "request_id": request_id,
+            # The extra fields, by name as in every line.
+            "duration_ms": duration_ms,
+            "method": method,
+            "route": route,
+            "status": status,
         }
-        if (request_id := context.request_id.get()) is not None:
-            fields["request_id"] = request_id
-        # The extra fields, by name as in every line.
-        fields |= {"duration_ms": duration_ms, "method": method, "route": route, "status": status}
+        if request_id is None:  # outside a request: no such field, as in other lines
+            del fields["request_id"]
         if not self._pending:
             asyncio.get_running_loop().call_soon(self.flush)
         self._pending.append(self.render(fields))
