@@ -17,7 +17,6 @@ from service import metrics
 from service.auth import AuthMiddleware
 from service.config import Settings
 from service.database import Database, open_database
-from service.idempotency import IdempotencyMiddleware
 from service.logs import access_log, configure_logging
 from service.problems import MethodNotAllowed, NotFound, Problem
 from service.repositories import idempotency
@@ -87,7 +86,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             Middleware(TelemetryMiddleware),
             Middleware(AuthMiddleware, keys=settings.api_keys),
-            Middleware(IdempotencyMiddleware),
         ],
         exception_handlers={Problem: handle_problem, HTTPException: handle_http_exception},
     )

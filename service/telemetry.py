@@ -29,7 +29,7 @@ def _request_id(scope: Scope) -> str:
 
 def route_template(scope: Scope) -> str:
     """The route's path without converters (`/students/{student_id}`), or `unmatched`.
-    Looked up when the router never ran (a 401, or an idempotent replay)."""
+    Looked up when the router never ran (a 401 answered by AuthMiddleware)."""
     route = scope.get("route")
     if route is None:
         routes = scope["app"].router.routes

@@ -4,6 +4,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from service.idempotency import idempotent
 from service.pagination import page_of, parse_page_request
 from service.problems import NotFound
 from service.repositories import courses
@@ -63,7 +64,7 @@ async def delete_course(request: Request) -> Response:
 
 
 routes = [
-    Route("/courses", create_course, methods=["POST"]),
+    Route("/courses", idempotent(create_course), methods=["POST"]),
     Route("/courses", list_courses, methods=["GET"]),
     Route("/courses/{course_id:int}", get_course, methods=["GET"]),
     Route("/courses/{course_id:int}", update_course, methods=["PATCH"]),

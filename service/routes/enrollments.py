@@ -5,6 +5,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from service import audit
+from service.idempotency import idempotent
 from service.pagination import page_of, parse_page_request
 from service.problems import BadRequest, NotFound, ValidationFailed
 from service.repositories import enrollments
@@ -73,7 +74,7 @@ async def list_course_students(request: Request) -> Response:
 
 
 routes = [
-    Route("/students/{student_id:int}/courses", enroll_student, methods=["POST"]),
+    Route("/students/{student_id:int}/courses", idempotent(enroll_student), methods=["POST"]),
     Route("/students/{student_id:int}/courses", list_student_courses, methods=["GET"]),
     Route("/students/{student_id:int}/courses/{course_id:int}", enroll_in_course, methods=["PUT"]),
     Route("/students/{student_id:int}/courses/{course_id:int}", unenroll, methods=["DELETE"]),

@@ -4,6 +4,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from service.idempotency import idempotent
 from service.pagination import page_of, parse_page_request
 from service.problems import NotFound
 from service.repositories import students
@@ -63,7 +64,7 @@ async def delete_student(request: Request) -> Response:
 
 
 routes = [
-    Route("/students", create_student, methods=["POST"]),
+    Route("/students", idempotent(create_student), methods=["POST"]),
     Route("/students", list_students, methods=["GET"]),
     Route("/students/{student_id:int}", get_student, methods=["GET"]),
     Route("/students/{student_id:int}", update_student, methods=["PATCH"]),

@@ -133,13 +133,13 @@ def test_text_format_is_one_line_for_humans() -> None:
     assert "\n" not in line
 
 
-async def test_access_line_names_the_route_even_when_middleware_answers(
+async def test_access_line_names_the_route_of_a_replayed_response(
     client: httpx.AsyncClient, log_lines: LogLines
 ) -> None:
     student = await make_student(client)
     body = {"first_name": "R", "last_name": "P", "email": f"replay-{student['id']}@example.edu"}
     headers = {"Idempotency-Key": f"route-{student['id']}"}
     await client.post("/students", json=body, headers=headers)
-    await client.post("/students", json=body, headers=headers)  # replayed by middleware
+    await client.post("/students", json=body, headers=headers)  # replayed
     routes = [line["route"] for line in events(log_lines(), "http.request")]
     assert routes[-2:] == ["/students", "/students"]
