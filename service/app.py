@@ -17,7 +17,7 @@ from service import metrics
 from service.auth import AuthMiddleware
 from service.config import Settings
 from service.database import Database, open_database
-from service.logs import access_log, configure_logging
+from service.logs import configure_logging
 from service.problems import MethodNotAllowed, NotFound, Problem
 from service.repositories import idempotency
 from service.routes import courses, enrollments, health, students
@@ -78,7 +78,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await db.pool.close()
             metrics.requests_answered.flush()
             metrics.forget_this_process()
-            access_log.flush()
 
     return Starlette(
         routes=[*students.routes, *courses.routes, *enrollments.routes, *health.routes],

@@ -1,11 +1,9 @@
 """Log lines: JSON objects on stdout (`ts`, `level`, `event`, `request_id`, then any fields
 passed as `extra=`, by name), or plain lines for humans with LOG_FORMAT=text.
 
-Every request writes one, the access line, so it skips `logging`'s machinery (AccessLog) and
-its lines are written together at the end of each turn of the event loop; formatting is kept
-cheap for the other lines: no `datetime`, no Python scan of the record."""
+Every request writes one, the access line, so it skips `logging`'s machinery (AccessLog), and
+formatting is kept cheap for the other lines: no `datetime`, no Python scan of the record."""
 
-import asyncio
 import functools
 import logging
 import sys
@@ -82,26 +80,18 @@ class AccessLog:
     """The access line, one per request, as an info line of the `service.access` logger
     would print (same fields, LOG_FORMAT, LOG_LEVEL), written straight to the stream of the
     log's handler. Through `logging`'s record, handler chain and formatter it cost a simple
-    GET 8% more instructions and 12% more CPU (README "Performance").
-
-    The lines of one turn of the event loop are written together when it ends, one write
-    and one flush for all: a system call per request cost about 5% of a simple GET's CPU
-    time. So an access line can follow another line logged later in the same turn; none
-    waits for anything but the turn to end."""
+    GET 8% more instructions and 12% more CPU (README "Performance")."""
 
     logger = logging.getLogger("service.access")
 
     def __init__(self) -> None:
-        self._pending: list[str] = []
         self.write_to(logging.StreamHandler(sys.stderr), text=False)  # until configured
 
     def write_to(self, handler: logging.StreamHandler[Any], *, text: bool) -> None:
-        self.flush()  # lines already written go where they were meant to
         self.handler = handler
         self.render = _text_line if text else _json_line
 
     def write(self, method: str, route: str, status: int, duration_ms: float) -> None:
-        """Queue the line for the end of this turn of the running event loop."""
         if not self.logger.isEnabledFor(logging.INFO):
             return
         request_id = context.request_id.get()
@@ -119,19 +109,10 @@ class AccessLog:
         }
         if request_id is None:  # outside a request: no such field, as in other lines
             del fields["request_id"]
-        if not self._pending:
-            asyncio.get_running_loop().call_soon(self.flush)
-        self._pending.append(self.render(fields))
-
-    def flush(self) -> None:
-        """Write the queued lines now."""
-        if not self._pending:
-            return
-        lines, self._pending = self._pending, []
-        text = "\n".join(lines) + "\n"
-        self.handler.acquire()  # not in the middle of one of the handler's own lines
+        line = self.render(fields) + "\n"
+        self.handler.acquire()  # one line at a time, as the handler's own lines
         try:
-            self.handler.stream.write(text)
+            self.handler.stream.write(line)
             self.handler.stream.flush()
         finally:
             self.handler.release()

@@ -29,12 +29,7 @@ def log_lines() -> Iterator[LogLines]:
     writing_to = access_log.handler, access_log.render
     access_log.write_to(handler, text=False)
     try:
-
-        def lines() -> list[dict[str, Any]]:
-            access_log.flush()  # the access lines of this turn of the event loop
-            return [json.loads(line) for line in stream.getvalue().splitlines()]
-
-        yield lines
+        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
     finally:
         root.removeHandler(handler)
         root.setLevel(level)

@@ -1,6 +1,5 @@
 """The log line's own fields, formatted without the datetime module; the access line."""
 
-import asyncio
 import io
 import json
 import logging
@@ -52,12 +51,11 @@ def log_stream() -> Iterator[io.StringIO]:
     access_log.handler, access_log.render = writing_to
 
 
-async def test_the_access_line_is_the_line_logging_would_write(log_stream: io.StringIO) -> None:
+def test_the_access_line_is_the_line_logging_would_write(log_stream: io.StringIO) -> None:
     """AccessLog skips `logging` for speed; its line must not differ from one through it."""
     token = context.request_id.set("req-1")
     try:
         access_log.write("GET", "/students/{student_id}", 200, 1.25)
-        access_log.flush()
         logging.getLogger("service.access").info(
             "http.request",
             extra={
@@ -74,39 +72,12 @@ async def test_the_access_line_is_the_line_logging_would_write(log_stream: io.St
     assert list(written.items()) == list(via_logging.items())
 
 
-async def test_the_access_line_follows_log_format_and_level(log_stream: io.StringIO) -> None:
+def test_the_access_line_follows_log_format_and_level(log_stream: io.StringIO) -> None:
     access_log.write_to(logging.StreamHandler(log_stream), text=True)
     access_log.write("DELETE", "/courses/{course_id}", 204, 0.5)
     logging.getLogger().setLevel(logging.WARNING)
     access_log.write("GET", "/courses", 200, 0.5)  # an info line: not written at warning
-    access_log.flush()
     (line,) = log_stream.getvalue().splitlines()
     assert line.endswith(
         " INFO    http.request duration_ms=0.5 method=DELETE route=/courses/{course_id} status=204"
     )
-
-
-class CountedWrites(io.StringIO):
-    def __init__(self) -> None:
-        super().__init__()
-        self.writes = 0
-
-    def write(self, text: str) -> int:
-        self.writes += 1
-        return super().write(text)
-
-
-async def test_access_lines_of_one_loop_turn_are_written_together_when_it_ends(
-    log_stream: io.StringIO,
-) -> None:
-    stream = CountedWrites()
-    access_log.write_to(logging.StreamHandler(stream), text=False)
-    access_log.write("GET", "/courses", 200, 0.5)
-    access_log.write("GET", "/students", 200, 0.7)
-    assert stream.getvalue() == ""  # the turn has not ended yet
-    await asyncio.sleep(0)
-    assert [json.loads(line)["route"] for line in stream.getvalue().splitlines()] == [
-        "/courses",
-        "/students",
-    ]
-    assert stream.writes == 1
