@@ -1,8 +1,10 @@
 """Database.connection() against a real Postgres: who gets a pooled connection, and when."""
 
 import asyncio
+from typing import Any
 
 import asyncpg
+import pytest
 
 from service.database import Database, keep_session
 
@@ -41,3 +43,51 @@ async def test_a_freed_connection_goes_to_the_request_that_waited_longest(
     finally:
         await pool.close()
     assert served == ["holder", "waiter", "newcomer"]
+
+
+class StalledReleasePool(asyncpg.Pool):
+    """A pool whose releases take a second while `stalled` (shielded, as asyncpg's are)."""
+
+    stalled = True
+
+    async def release(self, connection: Any, *, timeout: float | None = None) -> None:  # noqa: ASYNC109 (asyncpg's signature)
+        async def stalled() -> None:
+            await asyncio.sleep(1 if self.stalled else 0)
+            await asyncpg.Pool.release(self, connection, timeout=timeout)
+
+        await asyncio.shield(stalled())
+
+
+async def test_a_release_that_outlasts_the_budget_after_the_work_is_no_error(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The block's work is done when its connection goes back: a release that hangs (a
+    stalled server at asyncpg's close every max_queries) ends with DB_TIMEOUT, the
+    connection closed, and the request keeps its answer."""
+    pool = await StalledReleasePool(
+        database_url,
+        min_size=1,
+        max_size=1,
+        max_queries=50_000,
+        max_inactive_connection_lifetime=300.0,
+        reset=keep_session,
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
+    )
+    db = Database(pool, timeout=0.3, lock_timeout=0.2)
+    loop = asyncio.get_running_loop()
+    try:
+        started = loop.time()
+        async with db.connection() as conn:
+            answer = await conn.fetchval("SELECT 42")
+        took = loop.time() - started
+        pool.stalled = False
+        await asyncio.sleep(1)  # the shielded release ends, with the connection closed
+        async with db.connection() as conn:  # the pool opened one in its place
+            assert await conn.fetchval("SELECT 1") == 1
+    finally:
+        await pool.close()
+    assert answer == 42
+    assert took < 0.8
+    assert "db.release_timed_out" in caplog.messages
