@@ -1,13 +1,15 @@
 """The asyncpg pool, and the one way repositories get a connection from it.
 
-DB_TIMEOUT is the budget of one database access: waiting for a connection and running
-every statement, together. Past it the request gets a 503 problem. Transactions also set
-statement_timeout, lock_timeout and idle_in_transaction_session_timeout with SET LOCAL,
-which lives and dies with the transaction and so is safe behind PgBouncer in transaction
-pooling (a connection-level SET or a startup parameter would not be). A write that is one
-statement on its own (`run_statement`) sets its lock_timeout the same way, inside itself,
-cut to what is left of the budget: it commits without the service's say-so, so it must give
-up on a lock before the service gives up on it (see run_statement).
+DB_TIMEOUT is the budget of one database access: waiting for a connection, running every
+statement and, after a clean end, putting the connection back, together. Past it the
+request gets a 503 problem (past it in the release, the work stands: see _PooledAccess).
+Transactions also set statement_timeout, lock_timeout and
+idle_in_transaction_session_timeout with SET LOCAL, which lives and dies with the
+transaction and so is safe behind PgBouncer in transaction pooling (a connection-level SET
+or a startup parameter would not be). A write that is one statement on its own
+(`run_statement`) sets its lock_timeout the same way, inside itself, cut to what is left of
+the budget: it commits without the service's say-so, so it must give up on a lock before
+the service gives up on it (see run_statement).
 """
 
 import asyncio
