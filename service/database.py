@@ -84,19 +84,6 @@ class Database:
         async with _translated(), enclosing.transaction():
             yield enclosing
 
-    async def _release(self, conn: PoolConnectionProxy, deadline: asyncio.Timeout) -> None:
-        # After a failure or with a transaction left open (_PooledAccess._put_back is the
-        # usual end), releasing may cost a round trip (the ROLLBACK, the end of a cancelled
-        # statement), so it gets what is left of DB_TIMEOUT, at least RELEASE_SECONDS, on
-        # asyncpg's timer: the access's own has ended. If the reset fails the pool closes the
-        # connection; the request's own work is done (committed or not) and must not turn
-        # into an error because of it.
-        left = (deadline.when() or 0) - asyncio.get_running_loop().time()
-        try:
-            await self.pool.release(conn, timeout=max(RELEASE_SECONDS, left))
-        except Exception:
-            logger.warning("db.release_failed", exc_info=True)
-
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
         """A connection inside a transaction that commits when the block ends without error."""
@@ -223,9 +210,22 @@ class _PooledAccess:
                 _raise_translated(error)
         finally:
             if conn is not None:
-                await self._db._release(conn, self._deadline)
+                await self._release_after_failure(conn)
             if self._has_turn:  # after the release: the next in line finds the connection free
                 self._db._turns.release()
+
+    async def _release_after_failure(self, conn: PoolConnectionProxy) -> None:
+        # After a failure or with a transaction left open (_put_back is the usual end),
+        # releasing may cost a round trip (the ROLLBACK, the end of a cancelled statement), so
+        # it gets what is left of DB_TIMEOUT, at least RELEASE_SECONDS, on asyncpg's timer:
+        # the access's own has ended. If the reset fails the pool closes the connection; the
+        # request's own work is done (committed or not) and must not turn into an error
+        # because of it.
+        left = (self._deadline.when() or 0) - asyncio.get_running_loop().time()
+        try:
+            await self._db.pool.release(conn, timeout=max(RELEASE_SECONDS, left))
+        except Exception:
+            logger.warning("db.release_failed", exc_info=True)
 
 
 @asynccontextmanager
