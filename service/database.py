@@ -112,8 +112,8 @@ class Database:
         it, so it must set `lock_timeout` inside itself: DB_LOCK_TIMEOUT, cut to what is left
         of the budget less LOCK_MARGIN_SECONDS, and is not started with less left. Else a
         statement that got its connection late could still be waiting for a lock when the
-        budget ends: the service answers 503 and closes the connection, but Postgres does not
-        notice while the statement waits, and it would commit once the lock is freed."""
+        budget ends, and then only the cancel request sent after it (see _PooledAccess._end)
+        stops it from committing once the lock is freed: Postgres's own refusal is surer."""
         loop = asyncio.get_running_loop()
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):
             budget_ends = loop.time() + self.timeout  # as connection()'s timer
@@ -199,13 +199,20 @@ class _PooledAccess:
                 return
             if conn is None and isinstance(error, TimeoutError):
                 raise DatabaseBusy(ALL_IN_USE) from None
-            if conn is not None and isinstance(error, (*BROKEN_CONNECTION, asyncio.CancelledError)):
-                # It may still be running or half-read: never reuse it. Terminated, it goes
-                # back to the pool, which opens a new one in its place. (A connection that
-                # died was already taken back, hence the suppress.)
+            cut_off = isinstance(error, (TimeoutError, asyncio.CancelledError))
+            if conn is not None and not cut_off and isinstance(error, BROKEN_CONNECTION):
+                # It may be half-read: never reuse it. Terminated, it goes back to the pool,
+                # which opens a new one in its place. (A connection that died was already
+                # taken back, hence the suppress.)
                 with suppress(asyncpg.InterfaceError):
                     conn.terminate()
                 conn = None
+            # A statement cut off by the timer (or a cancelled request) goes back through
+            # _release_after_failure, not terminate(): asyncpg has sent Postgres a cancel
+            # request, and the release waits for it to land. terminate() would drop that
+            # request, and Postgres, which does not notice a closed connection while a
+            # statement waits for a lock, would commit the write once the lock was freed,
+            # after the caller was told 503.
             if isinstance(error, Exception):
                 _raise_translated(error)
         finally:
@@ -216,10 +223,10 @@ class _PooledAccess:
 
     async def _release_after_failure(self, conn: PoolConnectionProxy) -> None:
         # After a failure or with a transaction left open (_put_back is the usual end),
-        # releasing may cost a round trip (the ROLLBACK, the end of a cancelled statement), so
-        # it gets what is left of DB_TIMEOUT, at least RELEASE_SECONDS, on asyncpg's timer:
-        # the access's own has ended. If the reset fails the pool closes the connection; the
-        # request's own work is done (committed or not) and must not turn into an error
+        # releasing may cost a round trip (the ROLLBACK, the cancel of a statement cut off),
+        # so it gets what is left of DB_TIMEOUT, at least RELEASE_SECONDS, on asyncpg's
+        # timer: the access's own has ended. If that fails the pool closes the connection;
+        # the request's own work is done (committed or not) and must not turn into an error
         # because of it.
         left = (self._deadline.when() or 0) - asyncio.get_running_loop().time()
         try:

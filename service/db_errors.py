@@ -72,9 +72,8 @@ _KINDS: list[
     ),
 ]
 
-# Kinds after which the connection may still be busy or broken, and is closed, not reused.
+# Kinds after which the connection may be broken, and is closed, not reused.
 BROKEN_CONNECTION = (
-    TimeoutError,
     OSError,
     asyncpg.PostgresConnectionError,
     asyncpg.InternalClientError,

@@ -1,12 +1,14 @@
 """Database.connection() against a real Postgres: who gets a pooled connection, and when."""
 
 import asyncio
+import uuid
 from typing import Any
 
 import asyncpg
 import pytest
 
-from service.database import Database, keep_session
+from service.database import RELEASE_SECONDS, Database, keep_session
+from service.db_errors import DatabaseTimeout
 
 
 async def test_a_freed_connection_goes_to_the_request_that_waited_longest(
@@ -91,3 +93,36 @@ async def test_a_release_that_outlasts_the_budget_after_the_work_is_no_error(
     assert answer == 42
     assert took < 0.8
     assert "db.release_timed_out" in caplog.messages
+
+
+async def test_a_statement_the_budget_cuts_off_is_cancelled_in_postgres_too(
+    database_url: str,
+) -> None:
+    """The caller of an access that ran out of DB_TIMEOUT is told 503: Postgres must stop the
+    statement too, not let a write waiting for a lock commit once the lock is freed."""
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1, reset=keep_session)
+    db = Database(pool, timeout=0.3, lock_timeout=5)
+    holder = await asyncpg.connect(database_url)
+    code = f"cut-{uuid.uuid4().hex[:12]}"
+    try:
+        await holder.execute("SELECT pg_advisory_lock(4242)")
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(DatabaseTimeout):
+            async with db.connection() as conn:
+                await conn.execute(
+                    "INSERT INTO courses (code, title)"
+                    " SELECT $1, 'written after the lock' FROM (SELECT pg_advisory_lock(4242)) w",
+                    code,
+                )
+        took = asyncio.get_running_loop().time() - started
+        await asyncio.sleep(0.2)  # the service has given up; then the lock is freed
+        await holder.execute("SELECT pg_advisory_unlock(4242)")
+        await asyncio.sleep(0.5)  # time for a statement still waiting to commit
+        written = await holder.fetchval("SELECT count(*) FROM courses WHERE code = $1", code)
+        async with db.connection() as conn:  # and the pool serves on
+            assert await conn.fetchval("SELECT 1") == 1
+    finally:
+        await holder.close()
+        await pool.close()
+    assert written == 0
+    assert took < 0.3 + RELEASE_SECONDS + 0.2  # the cancel is waited for, briefly
