@@ -17,7 +17,7 @@ from service import metrics
 from service.auth import AuthMiddleware
 from service.config import Settings
 from service.database import Database, open_database
-from service.logs import configure_logging
+from service.logs import access_log, configure_logging
 from service.problems import MethodNotAllowed, NotFound, Problem
 from service.repositories import idempotency
 from service.routes import courses, enrollments, health, students
@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await db.pool.close()
             metrics.requests_answered.flush()
             metrics.forget_this_process()
+            access_log.flush()
 
     return Starlette(
         routes=[*students.routes, *courses.routes, *enrollments.routes, *health.routes],
@@ -98,11 +99,12 @@ def serve_app() -> Starlette:
 
 
 async def housekeeping(db: Database) -> None:
-    """Every second, flush the request tally and refresh the gauges (pool, requests in
-    flight); now and then expire idempotency keys. Off the request path; a failure is logged
-    and tried again next round."""
+    """Every second, write the access lines held, flush the request tally and refresh the
+    gauges (pool, requests in flight); now and then expire idempotency keys. Off the request
+    path; a failure is logged and tried again next round."""
     rounds = 0
     while True:
+        access_log.flush()
         metrics.refresh(db)
         if rounds % KEY_EXPIRY_EVERY_ROUNDS == 0:
             try:

@@ -8,7 +8,8 @@ import functools
 import logging
 import sys
 import time
-from typing import Any
+from collections import deque
+from typing import Any, TextIO
 
 import orjson
 
@@ -80,14 +81,27 @@ class AccessLog:
     """The access line, one per request, as an info line of the `service.access` logger
     would print (same fields, LOG_FORMAT, LOG_LEVEL), written straight to the stream of the
     log's handler. Through `logging`'s record, handler chain and formatter it cost a simple
-    GET 8% more instructions and 12% more CPU (README "Performance")."""
+    GET 8% more instructions and 12% more CPU (README "Performance").
+
+    Lines are held and written in blocks, one write and flush for many lines: when the next
+    line would overflow BLOCK_CHARS, each housekeeping round (every second), before any
+    other log line (so lines keep their order) and at shutdown. A write system call per line
+    cost a simple GET 11% more CPU in-process (README "Performance")."""
 
     logger = logging.getLogger("service.access")
+    # Whole lines, at most PIPE_BUF bytes a block (the lines are ASCII): a write that small
+    # to a pipe is atomic, so another worker's block never lands inside a line.
+    BLOCK_CHARS = 4096
 
     def __init__(self) -> None:
+        # A deque: appends and pops are atomic, so a flush from another thread (a log line
+        # written there) can neither lose nor repeat a line.
+        self._held: deque[str] = deque()
+        self._held_chars = 0
         self.write_to(logging.StreamHandler(sys.stderr), text=False)  # until configured
 
     def write_to(self, handler: logging.StreamHandler[Any], *, text: bool) -> None:
+        self.flush()  # what was held goes where it was meant to
         self.handler = handler
         self.render = _text_line if text else _json_line
 
@@ -110,12 +124,38 @@ class AccessLog:
         if request_id is None:  # outside a request: no such field, as in other lines
             del fields["request_id"]
         line = self.render(fields) + "\n"
-        self.handler.acquire()  # one line at a time, as the handler's own lines
+        if self._held_chars + len(line) > self.BLOCK_CHARS:
+            self.flush()
+        self._held.append(line)
+        self._held_chars += len(line)
+
+    def flush(self) -> None:
+        """Write the lines held so far, in one block."""
+        lines = []
+        while self._held:
+            lines.append(self._held.popleft())
+        self._held_chars = 0
+        if not lines:
+            return
+        self.handler.acquire()  # one block at a time, as the handler's own lines
         try:
-            self.handler.stream.write(line)
+            self.handler.stream.write("".join(lines))
             self.handler.stream.flush()
         finally:
             self.handler.release()
+
+
+class AccessLinesFirst(logging.StreamHandler[TextIO]):
+    """The service's handler: held access lines are written before each line of its own and
+    whenever it is flushed (logging flushes every handler at exit)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        access_log.flush()
+        super().emit(record)
+
+    def flush(self) -> None:
+        access_log.flush()
+        super().flush()
 
 
 access_log = AccessLog()
@@ -124,7 +164,7 @@ access_log = AccessLog()
 def configure_logging(level: str, log_format: str) -> None:
     """Send every logger, uvicorn's included, and the access line through one stdout handler
     in the chosen format."""
-    handler = logging.StreamHandler(sys.stdout)
+    handler = AccessLinesFirst(sys.stdout)
     text = log_format == "text"
     handler.setFormatter(TextFormatter() if text else JsonFormatter())
     access_log.write_to(handler, text=text)

@@ -82,6 +82,11 @@ def test_keys_are_enforced_never_logged_and_metrics_sum_over_workers(
         while (served := students_served(httpx.get(f"{service.url}/metrics").text)) != [20.0]:
             assert time.monotonic() < deadline, served
             time.sleep(0.2)
+        # Each worker writes the access lines it holds every second, running or not.
+        deadline = time.monotonic() + 5
+        while service.log.read_text().count('"route":"/students","status":200') != 20:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
     finally:
         assert service.stop() == 0
     log = service.log.read_text()

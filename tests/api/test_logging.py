@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from service.logs import JsonFormatter, TextFormatter, access_log
+from service.logs import AccessLinesFirst, JsonFormatter, TextFormatter, access_log
 from tests.conftest import make_course, make_student
 
 LogLines = Callable[[], list[dict[str, Any]]]
@@ -20,7 +20,7 @@ LogLines = Callable[[], list[dict[str, Any]]]
 def log_lines() -> Iterator[LogLines]:
     """What the service writes to stdout during the test, one parsed JSON object a line."""
     stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
+    handler = AccessLinesFirst(stream)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     level = root.level
@@ -28,9 +28,15 @@ def log_lines() -> Iterator[LogLines]:
     root.setLevel(logging.INFO)
     writing_to = access_log.handler, access_log.render
     access_log.write_to(handler, text=False)
+
+    def lines() -> list[dict[str, Any]]:
+        access_log.flush()
+        return [json.loads(line) for line in stream.getvalue().splitlines()]
+
     try:
-        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+        yield lines
     finally:
+        access_log.flush()
         root.removeHandler(handler)
         root.setLevel(level)
         access_log.handler, access_log.render = writing_to

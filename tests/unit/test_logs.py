@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from service import context
-from service.logs import JsonFormatter, access_log
+from service.logs import AccessLinesFirst, JsonFormatter, access_log
 
 
 def line_for(created: float, **extra: object) -> dict[str, object]:
@@ -35,9 +35,10 @@ def test_extra_fields_follow_the_fixed_ones_by_name() -> None:
 
 @pytest.fixture
 def log_stream() -> Iterator[io.StringIO]:
-    """Every line at info and up, the access line's included, in one JSON handler's stream."""
+    """Every line at info and up, the access line's included, in one stream through the
+    service's own JSON handler."""
     stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
+    handler = AccessLinesFirst(stream)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     level = root.level
@@ -46,6 +47,7 @@ def log_stream() -> Iterator[io.StringIO]:
     root.setLevel(logging.INFO)
     access_log.write_to(handler, text=False)
     yield stream
+    access_log.flush()
     root.removeHandler(handler)
     root.setLevel(level)
     access_log.handler, access_log.render = writing_to
@@ -77,7 +79,45 @@ def test_the_access_line_follows_log_format_and_level(log_stream: io.StringIO) -
     access_log.write("DELETE", "/courses/{course_id}", 204, 0.5)
     logging.getLogger().setLevel(logging.WARNING)
     access_log.write("GET", "/courses", 200, 0.5)  # an info line: not written at warning
+    access_log.flush()
     (line,) = log_stream.getvalue().splitlines()
     assert line.endswith(
         " INFO    http.request duration_ms=0.5 method=DELETE route=/courses/{course_id} status=204"
     )
+
+
+def test_access_lines_are_held_then_written_before_any_other_line(
+    log_stream: io.StringIO,
+) -> None:
+    access_log.write("GET", "/courses", 200, 0.5)
+    access_log.write("GET", "/students", 200, 0.5)
+    assert log_stream.getvalue() == ""  # held, to be written in one go
+    logging.getLogger("service.enrollments").warning("enrollment.rejected")
+    events = [json.loads(line)["event"] for line in log_stream.getvalue().splitlines()]
+    assert events == ["http.request", "http.request", "enrollment.rejected"]
+
+
+class RecordedWrites(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return super().write(text)
+
+
+def test_access_lines_go_out_in_blocks_of_whole_lines_a_pipe_writes_at_once(
+    log_stream: io.StringIO,
+) -> None:
+    stream = RecordedWrites()
+    access_log.write_to(logging.StreamHandler(stream), text=False)
+    for n in range(100):
+        access_log.write("GET", "/students/{student_id}", 200, float(n))
+    access_log.flush()
+    assert 1 < len(stream.writes) < 10
+    for block in stream.writes:
+        assert len(block.encode()) <= 4096  # PIPE_BUF: no other worker's write lands inside
+        assert block.endswith("\n")
+    durations = [json.loads(line)["duration_ms"] for line in stream.getvalue().splitlines()]
+    assert durations == [float(n) for n in range(100)]
