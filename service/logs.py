@@ -31,11 +31,16 @@ def _utc_second(second: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
 
 
+# ".000Z" to ".999Z": looked up, as formatting the milliseconds ("03d") took half the time
+# of a timestamp.
+_MILLISECONDS = tuple(f".{n:03d}Z" for n in range(1000))
+
+
 def _timestamp(created: float) -> str:
     """`created` (a time.time()) as RFC 3339 UTC to the millisecond, truncated as LogRecord's
     msecs is."""
     second = int(created)
-    return f"{_utc_second(second)}.{int((created - second) * 1000):03d}Z"
+    return _utc_second(second) + _MILLISECONDS[int((created - second) * 1000)]
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:

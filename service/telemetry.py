@@ -86,4 +86,5 @@ class TelemetryMiddleware:
     def _record(scope: Scope, status: int, seconds: float) -> None:
         route = route_template(scope)
         metrics.requests_answered.add(scope["method"], route, status, seconds)
-        access_log.write(scope["method"], route, status, round(seconds * 1000, 2))
+        # Milliseconds to two places: round() to an int then divide (round(x, 2) is 2x slower).
+        access_log.write(scope["method"], route, status, round(seconds * 100_000) / 100)
