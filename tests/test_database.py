@@ -2,7 +2,6 @@
 
 import asyncio
 import uuid
-from typing import Any
 
 import asyncpg
 import pytest
@@ -47,35 +46,31 @@ async def test_a_freed_connection_goes_to_the_request_that_waited_longest(
     assert served == ["holder", "waiter", "newcomer"]
 
 
-class StalledReleasePool(asyncpg.Pool):
-    """A pool whose releases take a second while `stalled` (shielded, as asyncpg's are)."""
+class StallingCloseConnection(asyncpg.Connection):
+    """A connection whose close takes a second while `stalled`, as against a server that
+    has stopped answering."""
 
     stalled = True
 
-    async def release(self, connection: Any, *, timeout: float | None = None) -> None:  # noqa: ASYNC109 (asyncpg's signature)
-        async def stalled() -> None:
-            await asyncio.sleep(1 if self.stalled else 0)
-            await asyncpg.Pool.release(self, connection, timeout=timeout)
-
-        await asyncio.shield(stalled())
+    async def close(self, *, timeout: float | None = None) -> None:  # noqa: ASYNC109 (asyncpg's signature)
+        if StallingCloseConnection.stalled:
+            await asyncio.sleep(1)
+        await super().close(timeout=timeout)
 
 
 async def test_a_release_that_outlasts_the_budget_after_the_work_is_no_error(
     database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The block's work is done when its connection goes back: a release that hangs (a
-    stalled server at asyncpg's close every max_queries) ends with DB_TIMEOUT, the
-    connection closed, and the request keeps its answer."""
-    pool = await StalledReleasePool(
+    """The block's work is done when its connection goes back: a release that hangs (here
+    asyncpg's close of a connection after max_queries, against a stalled server) ends with
+    DB_TIMEOUT, the connection closed, and the request keeps its answer."""
+    pool = await asyncpg.create_pool(
         database_url,
         min_size=1,
         max_size=1,
-        max_queries=50_000,
-        max_inactive_connection_lifetime=300.0,
+        max_queries=1,  # every release closes the connection
         reset=keep_session,
-        loop=None,
-        connection_class=asyncpg.Connection,
-        record_class=asyncpg.Record,
+        connection_class=StallingCloseConnection,
     )
     db = Database(pool, timeout=0.3, lock_timeout=0.2)
     loop = asyncio.get_running_loop()
@@ -84,11 +79,11 @@ async def test_a_release_that_outlasts_the_budget_after_the_work_is_no_error(
         async with db.connection() as conn:
             answer = await conn.fetchval("SELECT 42")
         took = loop.time() - started
-        pool.stalled = False
-        await asyncio.sleep(1)  # the shielded release ends, with the connection closed
+        StallingCloseConnection.stalled = False
         async with db.connection() as conn:  # the pool opened one in its place
             assert await conn.fetchval("SELECT 1") == 1
     finally:
+        StallingCloseConnection.stalled = False
         await pool.close()
     assert answer == 42
     assert took < 0.8
