@@ -53,7 +53,7 @@ def _serve(settings: Settings) -> None:
         timeout_graceful_shutdown=int(settings.shutdown_timeout),
         log_level=settings.log_level,
         log_config=None,  # serve_app configures logging in each worker
-        access_log=False,  # TelemetryMiddleware writes the access line, with request id and route
+        access_log=False,  # FrontDoor writes the access line, with request id and route
         # Nothing here reads the client's address or scheme, which is all X-Forwarded-*
         # would rewrite; without it uvicorn wraps every request in one layer less.
         proxy_headers=False,

@@ -1,4 +1,4 @@
-"""The ASGI application: routes, lifespan and the handlers that render every error."""
+"""The ASGI application: routes, middleware, lifespan and housekeeping."""
 
 import asyncio
 import logging
@@ -7,22 +7,16 @@ from contextlib import asynccontextmanager
 from typing import TypedDict
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from service import metrics
-from service.auth import AuthMiddleware
 from service.config import Settings
 from service.database import Database, open_database
+from service.front_door import FrontDoor
 from service.logs import access_log, configure_logging
-from service.problems import MethodNotAllowed, NotFound, Problem
 from service.repositories import idempotency
 from service.routes import courses, enrollments, health, students
-from service.telemetry import TelemetryMiddleware
-from service.web import problem_response
 
 logger = logging.getLogger("service")
 HOUSEKEEPING_SECONDS = 1
@@ -33,34 +27,17 @@ class State(TypedDict):
     db: Database
 
 
-async def handle_problem(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, Problem)
-    return problem_response(exc, request.url.path)
+class ServiceApp(Starlette):
+    """Starlette less its two outer layers, whose work FrontDoor does: ServerErrorMiddleware
+    (the 500 for a crash) and ExceptionMiddleware (problems and the router's 404 and 405 as
+    responses; with no handlers registered, Route's wrapper around each handler lets them
+    through to FrontDoor). The two cost a simple GET 3.7% more instructions."""
 
-
-async def handle_http_exception(request: Request, exc: Exception) -> Response:
-    """Starlette's own 404 and 405 (no such route, wrong method), as problem details."""
-    assert isinstance(exc, HTTPException)
-    problem: Problem
-    if exc.status_code == 405:
-        problem = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
-        # Starlette names only the first matching route's methods; the path may have several.
-        exc.headers = {"Allow": ", ".join(_allowed_methods(request))}
-    elif exc.status_code == 404:
-        problem = NotFound(f"no resource at {request.url.path}")
-    else:
-        problem = Problem(str(exc.detail))
-        problem.status = exc.status_code
-    problem.headers.update(exc.headers or {})
-    return problem_response(problem, request.url.path)
-
-
-def _allowed_methods(request: Request) -> list[str]:
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        if isinstance(route, Route) and route.path_regex.match(request.url.path):
-            methods |= route.methods or set()
-    return sorted(methods)
+    def build_middleware_stack(self) -> ASGIApp:
+        app: ASGIApp = self.router
+        for cls, args, kwargs in reversed(self.user_middleware):
+            app = cls(app, *args, **kwargs)
+        return app
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -80,14 +57,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             metrics.forget_this_process()
             access_log.flush()
 
-    return Starlette(
+    return ServiceApp(
         routes=[*students.routes, *courses.routes, *enrollments.routes, *health.routes],
         lifespan=lifespan,
-        middleware=[
-            Middleware(TelemetryMiddleware),
-            Middleware(AuthMiddleware, keys=settings.api_keys),
-        ],
-        exception_handlers={Problem: handle_problem, HTTPException: handle_http_exception},
+        middleware=[Middleware(FrontDoor, keys=settings.api_keys)],
     )
 
 

@@ -7,12 +7,11 @@ With keys configured, every request but the open paths needs `Authorization: Bea
 
 import hmac
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from service import context
 from service.config import ApiKey
 from service.problems import Problem
-from service.web import problem_response
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -45,11 +44,11 @@ def _actor_header(scope: Scope) -> str | None:
     return None
 
 
-class AuthMiddleware:
-    """Pure ASGI: checks the key (when keys are on) and records who is calling."""
+class KeyCheck:
+    """Checks a request's key (when keys are on) and records who is calling; FrontDoor
+    calls it for every request."""
 
-    def __init__(self, app: ASGIApp, keys: tuple[ApiKey, ...]) -> None:
-        self.app = app
+    def __init__(self, keys: tuple[ApiKey, ...]) -> None:
         self.keys = keys
         self._secrets = tuple((key.secret.encode(), key) for key in keys)  # encoded once
 
@@ -61,27 +60,21 @@ class AuthMiddleware:
                 found = key
         return found
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    def refusal(self, scope: Scope) -> Problem | None:
+        """The 401 or 403 to answer the request with, or None when it may go on (its actor
+        then set in `context`)."""
         if not self.keys:
             context.actor.set(_actor_header(scope) or "anonymous")
-            await self.app(scope, receive, send)
-            return
-        problem: Problem | None = None
-        if scope["path"] not in OPEN_PATHS:
-            token = _bearer(scope)
-            key = self.find_key(token) if token else None
-            if key is None:
-                problem = Unauthorized("send Authorization: Bearer <key> with a valid key")
-            else:
-                context.actor.set(key.name)
-                context.key_name.set(key.name)
-                needed = "read" if scope["method"] in READ_METHODS else "write"
-                if needed not in key.scopes:
-                    problem = Forbidden(f"key {key.name!r} lacks the {needed} scope")
-        if problem is not None:
-            await problem_response(problem, scope["path"])(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+            return None
+        if scope["path"] in OPEN_PATHS:
+            return None
+        token = _bearer(scope)
+        key = self.find_key(token) if token else None
+        if key is None:
+            return Unauthorized("send Authorization: Bearer <key> with a valid key")
+        context.actor.set(key.name)
+        context.key_name.set(key.name)
+        needed = "read" if scope["method"] in READ_METHODS else "write"
+        if needed not in key.scopes:
+            return Forbidden(f"key {key.name!r} lacks the {needed} scope")
+        return None

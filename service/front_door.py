@@ -1,0 +1,101 @@
+"""FrontDoor: the one middleware every request passes (pure ASGI). It gives the request its
+id, checks its API key, answers as problem details whatever the route handlers did not
+(a Problem, no such route, a method the path does not allow, a crash), and writes the access
+line and the request metrics when the response is done.
+
+One layer for all of it, and in place of Starlette's own two outer layers (ServiceApp in
+app.py): each layer a request passes through cost a simple GET 1.3 to 2.4% more
+instructions (README "Performance")."""
+
+import logging
+import time
+
+from starlette.exceptions import HTTPException
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service import context, metrics
+from service.auth import KeyCheck
+from service.config import ApiKey
+from service.problems import MethodNotAllowed, NotFound, Problem
+from service.telemetry import record, request_id_of
+from service.web import problem_response
+
+logger = logging.getLogger("service.access")
+
+
+class FrontDoor:
+    def __init__(self, app: ASGIApp, keys: tuple[ApiKey, ...]) -> None:
+        self.app = app
+        self.key_check = KeyCheck(keys)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = request_id_of(scope)
+        token = context.request_id.set(request_id)
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        started = time.perf_counter()
+        metrics.requests_in_flight.value += 1
+        try:
+            if (refusal := self.key_check.refusal(scope)) is not None:
+                raise refusal
+            await self.app(scope, receive, send_with_id)
+        except Exception as error:
+            if (problem := _as_problem(scope, error)) is None:
+                # A bug. The log keeps the traceback, with the request id; the caller learns
+                # nothing of the service's insides.
+                logger.exception("http.unhandled_error")
+                problem = Problem("the service failed; the error is logged with this request's id")
+            if status:  # the response had begun: all we can do is drop the connection
+                raise
+            await problem_response(problem, scope["path"])(scope, receive, send_with_id)
+        finally:
+            metrics.requests_in_flight.value -= 1
+            record(scope, status, time.perf_counter() - started)
+            context.request_id.reset(token)
+
+
+def _as_problem(scope: Scope, error: Exception) -> Problem | None:
+    """The problem an exception from the layers below is; None for a crash."""
+    if isinstance(error, Problem):
+        return error
+    if isinstance(error, HTTPException):  # Starlette's own: the router's 404 and 405
+        return _routing_problem(scope, error)
+    return None
+
+
+def _routing_problem(scope: Scope, error: HTTPException) -> Problem:
+    path = scope["path"]
+    problem: Problem
+    if error.status_code == 405:
+        problem = MethodNotAllowed(f"{scope['method']} is not allowed on {path}")
+        # Starlette names only the first matching route's methods; the path may have several.
+        problem.headers["Allow"] = ", ".join(_allowed_methods(scope))
+    elif error.status_code == 404:
+        problem = NotFound(f"no resource at {path}")
+    else:
+        problem = Problem(str(error.detail))
+        problem.status = error.status_code
+        problem.headers.update(error.headers or {})
+    return problem
+
+
+def _allowed_methods(scope: Scope) -> list[str]:
+    methods: set[str] = set()
+    for route in scope["app"].router.routes:
+        if isinstance(route, Route) and route.path_regex.match(scope["path"]):
+            methods |= route.methods or set()
+    return sorted(methods)
