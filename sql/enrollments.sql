@@ -1,19 +1,41 @@
 -- name: enroll
 -- The whole enrollment in one statement, so it commits in the round trip that runs it and
--- no lock is ever held while the service thinks: lock the student (against a concurrent
--- delete), lock the courses asked for in id order (so concurrent enrollments cannot
--- deadlock), and take a seat in every one of them only if each is known, not yet held and
--- not full. Under READ COMMITTED a row that FOR UPDATE had to wait for is read again at
--- its newest version, so `is_full` sees every seat taken before the lock was granted.
--- lock_timeout is set in the student's WHERE clause: conditions are checked before a row
--- is locked, and the courses are locked only after the student. A pair enrolled by a
--- concurrent request after this statement's snapshot fails the primary key, which undoes
--- the whole statement. The trigger's +1 is not visible here, hence `enrolled_count + 1`.
+-- no lock is ever held while the service thinks.
+-- First, without a lock, the statement's snapshot decides whether a seat is worth trying
+-- for: the student known, every course known, not yet held and not full. If not, the
+-- answer is read from that snapshot (`seen`): the refusal was true at that instant, during
+-- the request, and it writes nothing and waits for no one. In a rush on a full course
+-- nearly every request is such a refusal; under the lock each would queue on the course's
+-- row and commit a write (a row lock is one) with its WAL flush.
+-- Else: lock the student (against a concurrent delete), lock the courses asked for in id
+-- order (so concurrent enrollments cannot deadlock), and take a seat in every one of them
+-- only if each is still known, not held and not full. Under READ COMMITTED a row that
+-- FOR UPDATE had to wait for is read again at its newest version, so `is_full` sees every
+-- seat taken before the lock was granted. lock_timeout is set in the student's WHERE
+-- clause: conditions are checked before a row is locked, and the courses are locked only
+-- after the student. A pair enrolled by a concurrent request after this statement's
+-- snapshot fails the primary key, which undoes the whole statement. The trigger's +1 is not
+-- visible here, hence `enrolled_count + 1`.
 -- No row when the student is unknown; one row of NULLs when no course is.
-WITH student AS (
+WITH seen AS (
+    SELECT c.id, c.code, c.title, c.capacity, c.enrolled_count, c.created_at, c.updated_at,
+           sc.enrolled_at,
+           c.capacity IS NOT NULL AND c.enrolled_count >= c.capacity AS is_full
+    FROM courses AS c
+    LEFT JOIN student_courses AS sc ON sc.student_id = :student_id AND sc.course_id = c.id
+    WHERE c.id = ANY(:course_ids::bigint[])
+),
+worth_locking AS (
+    SELECT EXISTS (SELECT FROM students WHERE id = :student_id)
+           AND count(*) = cardinality(:course_ids::bigint[])
+           AND coalesce(bool_and(enrolled_at IS NULL AND NOT is_full), false) AS yes
+    FROM seen
+),
+student AS (
     SELECT id
     FROM students
-    WHERE id = :student_id AND set_config('lock_timeout', :lock_timeout, true) <> ''
+    WHERE id = :student_id AND (SELECT yes FROM worth_locking)
+          AND set_config('lock_timeout', :lock_timeout, true) <> ''
     FOR KEY SHARE
 ),
 locked AS (
@@ -47,7 +69,13 @@ SELECT l.id, l.code, l.title, l.capacity,
        l.is_full
 FROM student AS s
 LEFT JOIN (locked AS l LEFT JOIN added AS a ON a.course_id = l.id) ON true
-ORDER BY l.id;
+UNION ALL
+SELECT v.id, v.code, v.title, v.capacity, v.enrolled_count, v.created_at, v.updated_at,
+       v.enrolled_at, v.enrolled_at IS NOT NULL, v.is_full
+FROM students AS s
+LEFT JOIN seen AS v ON true
+WHERE s.id = :student_id AND NOT (SELECT yes FROM worth_locking)
+ORDER BY id;
 
 -- name: select-student-courses
 -- One page of the student's courses in course id order, after the cursor's id, in one

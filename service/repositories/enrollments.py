@@ -9,8 +9,9 @@ into a storm of aborts. The CHECK constraint on courses.enrolled_count is the ba
 
 Locking, checking and inserting are one statement (sql/enrollments.sql `enroll`) that
 commits on its own, so a course is locked only while Postgres runs it, never across round
-trips: in a rush on a few courses every enrollment queues on the same rows, and the hold
-time sets the rate.
+trips. It locks only when its snapshot says a seat is there to take: a refusal (full,
+unknown, already held) is read without a lock, so in a rush on a few full courses the
+refused requests do not queue behind the few that take seats.
 """
 
 from dataclasses import dataclass
@@ -47,7 +48,8 @@ VIEW_FIELDS = (
 
 @dataclass(frozen=True)
 class Attempt:
-    """What the enroll statement found under its locks, and what it inserted."""
+    """What the enroll statement found (under its locks when it tried for a seat), and what
+    it inserted."""
 
     requested: list[int]
     rows: list[asyncpg.Record]

@@ -92,3 +92,27 @@ async def test_one_student_racing_itself_gets_one_seat(
         "SELECT count(*) FROM student_courses WHERE course_id = $1", course["id"]
     )
     assert rows == 1
+
+
+async def test_a_refusal_does_not_queue_behind_a_seat_being_taken(
+    client: httpx.AsyncClient, conn: asyncpg.Connection
+) -> None:
+    # In a rush on a full course nearly every request is refused: it must not wait for the
+    # course's row lock, which a request taking (or freeing) a seat holds.
+    course = await make_course(client, capacity=1)
+    holder, latecomer = await make_student(client), await make_student(client)
+    taken = await client.put(f"/students/{holder['id']}/courses/{course['id']}")
+    assert taken.status_code == 201
+    async with conn.transaction():
+        await conn.execute("SELECT FROM courses WHERE id = $1 FOR UPDATE", course["id"])
+        full = await client.put(f"/students/{latecomer['id']}/courses/{course['id']}")
+        again = await client.put(f"/students/{holder['id']}/courses/{course['id']}")
+        batch = await client.post(
+            f"/students/{latecomer['id']}/courses", json={"course_ids": [course["id"]]}
+        )
+    assert full.status_code == 409, full.text  # not 503 after the lock timeout
+    assert full.json()["type"].endswith("/course-full")
+    assert again.status_code == 200
+    assert again.json()["enrolled_count"] == 1
+    assert batch.status_code == 409
+    assert batch.json()["course_ids"] == [course["id"]]
