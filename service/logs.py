@@ -90,8 +90,10 @@ class AccessLog:
 
     Lines are held and written in blocks, one write and flush for many lines: when the next
     line would overflow BLOCK_CHARS, each housekeeping round (every second), before any
-    other log line (so lines keep their order) and at shutdown. A write system call per line
-    cost a simple GET 11% more CPU in-process (README "Performance")."""
+    line not held (so lines keep their order) and at shutdown. A write system call per line
+    cost a simple GET 11% more CPU in-process (README "Performance"). The other lines a
+    request logs below WARNING (an enrollment's) are held in the same blocks: see
+    AccessLinesFirst."""
 
     logger = logging.getLogger("service.access")
     # Whole lines, at most PIPE_BUF bytes a block (the lines are ASCII): a write that small
@@ -128,7 +130,10 @@ class AccessLog:
         }
         if request_id is None:  # outside a request: no such field, as in other lines
             del fields["request_id"]
-        line = self.render(fields) + "\n"
+        self.hold(self.render(fields) + "\n")
+
+    def hold(self, line: str) -> None:
+        """Hold a whole line (newline included) for the next block."""
         if self._held_chars + len(line) > self.BLOCK_CHARS:
             self.flush()
         self._held.append(line)
@@ -151,10 +156,20 @@ class AccessLog:
 
 
 class AccessLinesFirst(logging.StreamHandler[TextIO]):
-    """The service's handler: held access lines are written before each line of its own and
-    whenever it is flushed (logging flushes every handler at exit)."""
+    """The service's handler. A line logged while serving a request, below WARNING, is held
+    with the access lines and written in their blocks: a refused enrollment's line, written
+    on its own, cost each request of a registration rush a second write system call. Any
+    other line (startup, warnings, errors) is written at once, after the lines held, and the
+    held lines are written whenever the handler is flushed (logging flushes every handler
+    at exit)."""
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno < logging.WARNING and context.request_id.get() is not None:
+            try:
+                access_log.hold(self.format(record) + self.terminator)
+            except Exception:
+                self.handleError(record)
+            return
         access_log.flush()
         super().emit(record)
 

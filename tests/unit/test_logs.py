@@ -69,6 +69,7 @@ def test_the_access_line_is_the_line_logging_would_write(log_stream: io.StringIO
         )
     finally:
         context.request_id.reset(token)
+    access_log.flush()  # both were held: lines a request logs at info join the blocks
     written, via_logging = (json.loads(line) for line in log_stream.getvalue().splitlines())
     assert written.pop("ts") <= via_logging.pop("ts")
     assert list(written.items()) == list(via_logging.items())
@@ -121,3 +122,25 @@ def test_access_lines_go_out_in_blocks_of_whole_lines_a_pipe_writes_at_once(
         assert block.endswith("\n")
     durations = [json.loads(line)["duration_ms"] for line in stream.getvalue().splitlines()]
     assert durations == [float(n) for n in range(100)]
+
+
+def test_a_requests_own_info_lines_are_held_with_its_access_lines(
+    log_stream: io.StringIO,
+) -> None:
+    token = context.request_id.set("req-2")
+    try:
+        logging.getLogger("service.enrollments").info("enrollment.rejected")
+        access_log.write("PUT", "/students/{student_id}/courses/{course_id}", 409, 0.5)
+        assert log_stream.getvalue() == ""  # held: no write of its own
+        logging.getLogger("service.database").warning("db.release_failed")
+    finally:
+        context.request_id.reset(token)
+    logging.getLogger("service").info("outside.a.request")  # not held
+    lines = [json.loads(line) for line in log_stream.getvalue().splitlines()]
+    assert [line["event"] for line in lines] == [
+        "enrollment.rejected",
+        "http.request",
+        "db.release_failed",
+        "outside.a.request",
+    ]
+    assert lines[0]["request_id"] == lines[2]["request_id"] == "req-2"
