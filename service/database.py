@@ -29,6 +29,7 @@ from service.db_errors import (
     DatabaseConflict,
     as_problem,
 )
+from service.problems import Problem
 from service.queries import Connection, load_queries
 
 Result = TypeVar("Result")
@@ -158,8 +159,11 @@ class _PooledAccess:
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, _: object
     ) -> None:
+        # A problem the block raised (a refusal: not found, full, a conflict) leaves the
+        # connection as idle as a clean end does, so it goes back the same cheap way.
+        clean = error is None or isinstance(error, Problem)
         try:
-            if error is None and self._conn is not None and not self._conn.is_in_transaction():
+            if clean and self._conn is not None and not self._conn.is_in_transaction():
                 await self._put_back(self._conn)
         finally:
             await self._end(error)
