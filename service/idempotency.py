@@ -13,12 +13,8 @@ instructions).
 
 import hashlib
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import request_response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import context
@@ -26,7 +22,7 @@ from service.database import Database
 from service.problems import Conflict, Problem, ValidationFailed
 from service.repositories import idempotency
 from service.repositories.idempotency import RecordedResponse
-from service.web import JSONResponse, problem_response, receive_body
+from service.web import Endpoint, Handler, JSONResponse, problem_response, receive_body
 
 _VALID_KEY = re.compile(rb"[\x20-\x7e]{1,255}")
 
@@ -63,9 +59,9 @@ def _request_hash(scope: Scope, body: bytes) -> str:
     return digest.hexdigest()
 
 
-def idempotent(endpoint: Callable[[Request], Awaitable[Response]]) -> ASGIApp:
+def idempotent(endpoint: Handler) -> ASGIApp:
     """A POST route's endpoint, answering once per Idempotency-Key."""
-    return _Idempotent(request_response(endpoint))
+    return _Idempotent(Endpoint(endpoint))
 
 
 class _Idempotent:

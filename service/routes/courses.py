@@ -16,6 +16,7 @@ from service.web import (
     path_id,
     query_text,
     read_json,
+    route,
     validate,
 )
 
@@ -65,8 +66,8 @@ async def delete_course(request: Request) -> Response:
 
 routes = [
     Route("/courses", idempotent(create_course), methods=["POST"]),
-    Route("/courses", list_courses, methods=["GET"]),
-    Route("/courses/{course_id:int}", get_course, methods=["GET"]),
-    Route("/courses/{course_id:int}", update_course, methods=["PATCH"]),
-    Route("/courses/{course_id:int}", delete_course, methods=["DELETE"]),
+    route("/courses", "GET", list_courses),
+    route("/courses/{course_id:int}", "GET", get_course),
+    route("/courses/{course_id:int}", "PATCH", update_course),
+    route("/courses/{course_id:int}", "DELETE", delete_course),
 ]

@@ -10,7 +10,7 @@ from service.pagination import page_of, parse_page_request
 from service.problems import BadRequest, NotFound, ValidationFailed
 from service.repositories import enrollments
 from service.schemas.enrollments import EnrollmentCreate
-from service.web import JSONResponse, no_content, path_id, read_json, validate
+from service.web import JSONResponse, no_content, path_id, read_json, route, validate
 
 
 async def _enrollment_body(request: Request, student_id: int) -> EnrollmentCreate:
@@ -75,8 +75,8 @@ async def list_course_students(request: Request) -> Response:
 
 routes = [
     Route("/students/{student_id:int}/courses", idempotent(enroll_student), methods=["POST"]),
-    Route("/students/{student_id:int}/courses", list_student_courses, methods=["GET"]),
-    Route("/students/{student_id:int}/courses/{course_id:int}", enroll_in_course, methods=["PUT"]),
-    Route("/students/{student_id:int}/courses/{course_id:int}", unenroll, methods=["DELETE"]),
-    Route("/courses/{course_id:int}/students", list_course_students, methods=["GET"]),
+    route("/students/{student_id:int}/courses", "GET", list_student_courses),
+    route("/students/{student_id:int}/courses/{course_id:int}", "PUT", enroll_in_course),
+    route("/students/{student_id:int}/courses/{course_id:int}", "DELETE", unenroll),
+    route("/courses/{course_id:int}/students", "GET", list_course_students),
 ]

@@ -2,13 +2,12 @@
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from service import metrics
 from service.openapi import load_openapi
 from service.problems import ServiceUnavailable
 from service.repositories import health
-from service.web import JSONResponse
+from service.web import JSONResponse, route
 
 OPENAPI = load_openapi()
 
@@ -36,8 +35,8 @@ async def openapi(request: Request) -> Response:
 
 
 routes = [
-    Route("/healthz", healthz, methods=["GET"]),
-    Route("/readyz", readyz, methods=["GET"]),
-    Route("/metrics", prometheus_metrics, methods=["GET"]),
-    Route("/openapi.json", openapi, methods=["GET"]),
+    route("/healthz", "GET", healthz),
+    route("/readyz", "GET", readyz),
+    route("/metrics", "GET", prometheus_metrics),
+    route("/openapi.json", "GET", openapi),
 ]

@@ -16,6 +16,7 @@ from service.web import (
     path_id,
     query_text,
     read_json,
+    route,
     validate,
 )
 
@@ -65,8 +66,8 @@ async def delete_student(request: Request) -> Response:
 
 routes = [
     Route("/students", idempotent(create_student), methods=["POST"]),
-    Route("/students", list_students, methods=["GET"]),
-    Route("/students/{student_id:int}", get_student, methods=["GET"]),
-    Route("/students/{student_id:int}", update_student, methods=["PATCH"]),
-    Route("/students/{student_id:int}", delete_student, methods=["DELETE"]),
+    route("/students", "GET", list_students),
+    route("/students/{student_id:int}", "GET", get_student),
+    route("/students/{student_id:int}", "PATCH", update_student),
+    route("/students/{student_id:int}", "DELETE", delete_student),
 ]
