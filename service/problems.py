@@ -6,7 +6,7 @@ PROBLEM_BASE = "https://enrollment.example/problems/"
 
 
 class Problem(Exception):
-    """An error with an HTTP status; the exception handler renders it as problem+json."""
+    """An error with an HTTP status; FrontDoor answers it as problem+json."""
 
     status = 500
     kind = "internal-error"
