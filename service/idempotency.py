@@ -19,10 +19,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import context
 from service.database import Database
-from service.problems import Conflict, Problem, ValidationFailed
+from service.problems import Conflict, ValidationFailed
 from service.repositories import idempotency
 from service.repositories.idempotency import RecordedResponse
-from service.web import Endpoint, Handler, JSONResponse, problem_response, receive_body
+from service.web import Endpoint, Handler, JSONResponse, receive_body
 
 _VALID_KEY = re.compile(rb"[\x20-\x7e]{1,255}")
 
@@ -73,15 +73,14 @@ class _Idempotent:
         if key is None:
             await self.app(scope, receive, send)
             return
-        try:
-            if not _VALID_KEY.fullmatch(key):
-                raise ValidationFailed(
-                    [{"parameter": "Idempotency-Key", "detail": "must be 1..255 characters"}]
-                )
-            body = await receive_body(receive)
-            response = await self._respond_once(scope, key.decode("ascii"), body)
-        except Problem as problem:
-            response = problem_response(problem, scope["path"])
+        # A problem raised here (a bad key, a key in flight or reused, a refused write) goes
+        # up to FrontDoor, which answers every problem.
+        if not _VALID_KEY.fullmatch(key):
+            raise ValidationFailed(
+                [{"parameter": "Idempotency-Key", "detail": "must be 1..255 characters"}]
+            )
+        body = await receive_body(receive)
+        response = await self._respond_once(scope, key.decode("ascii"), body)
         await response(scope, receive, send)
 
     async def _respond_once(self, scope: Scope, key: str, body: bytes) -> JSONResponse:
