@@ -336,11 +336,18 @@ def alternate(
     return rounds
 
 
+def listed(values: list[float], places: int = 2) -> str:
+    return ", ".join(f"{value:.{places}f}" for value in values)
+
+
 def median_round(results: list[wrk.Result]) -> wrk.Result:
     return sorted(results, key=lambda r: r.rate)[len(results) // 2]
 
 
-def run_native(args: argparse.Namespace) -> tuple[dict[str, wrk.Result], list[float], float, str]:
+Rounds = list[tuple[wrk.Result, wrk.Result]]  # (a, the reference) per round
+
+
+def run_native(args: argparse.Namespace) -> tuple[dict[str, wrk.Result], Rounds, float, str]:
     """Seed a fresh database, start the service and the reference beside it, load both."""
     with seeded_service(args) as (url, data, service):
         reference_process, reference_url = start_reference(url, args.workers, service.log.parent)
@@ -355,13 +362,12 @@ def run_native(args: argparse.Namespace) -> tuple[dict[str, wrk.Result], list[fl
                 "a student with courses": median_round([r[0] for r in rounds]),
                 "reference: a, lean app": median_round([r[1] for r in rounds]),
             }
-            ratios = [a.rate / lean.rate for a, lean in rounds]
             results |= drive(ours, data, args, done=results)
         finally:
             reference_process.terminate()
             reference_process.wait(timeout=30)
         rate = pgbench_rate(url, data, args.seconds, clients=16)
-        return results, ratios, rate, url_check(url)
+        return results, rounds, rate, url_check(url)
 
 
 def url_check(url: str) -> str:
@@ -371,16 +377,16 @@ def url_check(url: str) -> str:
 
 def report(
     results: dict[str, wrk.Result],
-    reference_ratios: list[float],
+    reference_rounds: Rounds,
     database_rate: float | None,
     check: str,
 ) -> None:
     print_table(results)
     a = results["a student with courses"]
     ratios = [f"d / a = {results['d registration rush'].rate / a.rate:.2f}"]
-    if reference_ratios:
+    if reference_rounds:
         lean = results["reference: a, lean app"]
-        rounds = ", ".join(f"{r:.2f}" for r in reference_ratios)
+        rounds = listed([ours.rate / theirs.rate for ours, theirs in reference_rounds])
         ratios.insert(0, f"a / lean reference = {a.rate / lean.rate:.2f} (rounds: {rounds})")
         if a.server_cpu_ms and lean.server_cpu_ms:
             ratios.insert(
@@ -390,9 +396,19 @@ def report(
         print(f"pgbench, a's statement: {database_rate:.0f} tps")
         ratios.insert(1, f"a / pgbench = {a.rate / database_rate:.2f}")
     print("ratios: " + "; ".join(ratios))
+    # One 10-s run's p99 swings with this machine's noise; with rounds, their median.
+    in_rounds = {
+        "a student with courses": [ours for ours, _ in reference_rounds],
+        "reference: a, lean app": [theirs for _, theirs in reference_rounds],
+    }
     for name in ("a student with courses", "b student's courses", "reference: a, lean app"):
         if name in results:
-            print(f"p99 / p50 for {name}: {results[name].p99_ms / results[name].p50_ms:.1f}")
+            tails = [r.p99_ms / r.p50_ms for r in in_rounds.get(name) or [results[name]]]
+            if len(tails) == 1:
+                print(f"p99 / p50 for {name}: {tails[0]:.1f}")
+            else:
+                median = statistics.median(tails)
+                print(f"p99 / p50 for {name}: median {median:.1f} (rounds: {listed(tails, 1)})")
     deep = next(r for n, r in results.items() if n.startswith("c page"))
     print(f"deep page p50 / first page p50: {deep.p50_ms / results['c first page'].p50_ms:.2f}")
     print(f"after the rush: {check}")
@@ -454,7 +470,7 @@ def scale(args: argparse.Namespace) -> None:
     ratios = [at_big.p50_ms / at_small.p50_ms for at_big, at_small in rounds]
     print(
         f"p50 of a at {big_name} / at {small_name} students: median {statistics.median(ratios):.2f}"
-        f" (rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
+        f" (rounds: {listed(ratios)})"
     )
     print(f"{deep_page} p50 / first page p50: {deep.p50_ms / first.p50_ms:.2f}")
 
@@ -482,8 +498,8 @@ def compare(args: argparse.Namespace) -> None:
     )
     for name, figure in (("req/s", "rate"), ("CPU per request", "server_cpu_ms")):
         ratios = [getattr(a, figure) / getattr(b, figure) for a, b in rounds]
-        listed = ", ".join(f"{r:.2f}" for r in ratios)
-        print(f"{name}, this / other: median {statistics.median(ratios):.2f} (rounds: {listed})")
+        median = statistics.median(ratios)
+        print(f"{name}, this / other: median {median:.2f} (rounds: {listed(ratios)})")
 
 
 def empty_rush(url: str, data: Dataset) -> None:
