@@ -310,29 +310,27 @@ def seeded_service(args: argparse.Namespace) -> Iterator[tuple[str, Dataset, Run
 
 
 Load = tuple[Target, str]  # a server and the Lua script to load it with
+Rounds = list[list[wrk.Result]]  # per round, a result per load
+# What a full run loads in rounds, in this order.
+ROUND_SCENARIOS = ("a student with courses", "reference: a, lean app", "d registration rush")
 
 
 def alternate(
-    first: Load,
-    second: Load,
+    loads: list[Load],
     args: argparse.Namespace,
     before_each: Callable[[], None] = lambda: None,
-) -> list[tuple[wrk.Result, wrk.Result]]:
-    """`args.rounds` runs of each, alternating which goes first so that neither always
-    runs on a warmer machine (its load drifts between runs): (first, second) per round.
-    `before_each` runs before every run (to put the data back as it was)."""
-
-    def run(load: Load) -> wrk.Result:
-        before_each()
-        return measure(*load, args)
-
+) -> Rounds:
+    """`args.rounds` runs of each load, the order turned by one each round so that none
+    always runs on a warmer machine (its load drifts between runs): per round, the results
+    in the order of `loads`. `before_each` runs before every run (to put the data back as
+    it was)."""
     rounds = []
     for number in range(args.rounds):
-        if number % 2:
-            ours, theirs = run(first), run(second)
-        else:
-            theirs, ours = run(second), run(first)
-        rounds.append((ours, theirs))
+        results: dict[int, wrk.Result] = {}
+        for turn in range(number, number + len(loads)):
+            before_each()
+            results[turn % len(loads)] = measure(*loads[turn % len(loads)], args)
+        rounds.append([results[index] for index in range(len(loads))])
     return rounds
 
 
@@ -344,30 +342,39 @@ def median_round(results: list[wrk.Result]) -> wrk.Result:
     return sorted(results, key=lambda r: r.rate)[len(results) // 2]
 
 
-Rounds = list[tuple[wrk.Result, wrk.Result]]  # (a, the reference) per round
-
-
 def run_native(args: argparse.Namespace) -> tuple[dict[str, wrk.Result], Rounds, float, str]:
-    """Seed a fresh database, start the service and the reference beside it, load both."""
+    """Seed a fresh database, start the service and the reference beside it, load both:
+    (a), the reference and (d) in alternating rounds, then the other scenarios once."""
     with seeded_service(args) as (url, data, service):
         reference_process, reference_url = start_reference(url, args.workers, service.log.parent)
         ours = Target(service.url, worker_processes(service.process.pid))
         reference = Target(reference_url, worker_processes(reference_process.pid))
-        lua = scenarios(data)["a student with courses"]
+        lua = scenarios(data)
+        a, rush = lua["a student with courses"], lua["d registration rush"]
+        # Each rush starts with empty courses; what the one before left is checked first.
+        checks: list[str] = []
+
+        def check_and_empty_rush() -> None:
+            checks.append(url_check(url))
+            empty_rush(url, data)
+
         try:
-            warm_up(ours, lua, args)
-            warm_up(reference, lua, args)
-            rounds = alternate((ours, lua), (reference, lua), args)
+            warm_up(ours, a, args)
+            warm_up(reference, a, args)
+            rounds = alternate(
+                [(ours, a), (reference, a), (ours, rush)], args, check_and_empty_rush
+            )
             results = {
-                "a student with courses": median_round([r[0] for r in rounds]),
-                "reference: a, lean app": median_round([r[1] for r in rounds]),
+                name: median_round([r[index] for r in rounds])
+                for index, name in enumerate(ROUND_SCENARIOS)
             }
             results |= drive(ours, data, args, done=results)
         finally:
             reference_process.terminate()
             reference_process.wait(timeout=30)
         rate = pgbench_rate(url, data, args.seconds, clients=16)
-        return results, rounds, rate, url_check(url)
+        checks.append(url_check(url))
+        return results, rounds, rate, next((c for c in checks if not consistent(c)), checks[-1])
 
 
 def url_check(url: str) -> str:
@@ -375,46 +382,62 @@ def url_check(url: str) -> str:
     return f"{over} courses over capacity, {miscounted} with a wrong enrolled_count"
 
 
+def consistent(check: str) -> bool:
+    return check.startswith("0 courses over capacity, 0 ")
+
+
 def report(
-    results: dict[str, wrk.Result],
-    reference_rounds: Rounds,
-    database_rate: float | None,
-    check: str,
+    results: dict[str, wrk.Result], rounds: Rounds, database_rate: float | None, check: str
 ) -> None:
+    """The table, then the targets' figures. With rounds ((a), the reference and (d), side by
+    side), a figure is the median of the rounds' own, which are listed: one run's p99 in
+    particular swings with this machine's noise."""
     print_table(results)
-    a = results["a student with courses"]
-    ratios = [f"d / a = {results['d registration rush'].rate / a.rate:.2f}"]
-    if reference_rounds:
-        lean = results["reference: a, lean app"]
-        rounds = listed([ours.rate / theirs.rate for ours, theirs in reference_rounds])
-        ratios.insert(0, f"a / lean reference = {a.rate / lean.rate:.2f} (rounds: {rounds})")
-        if a.server_cpu_ms and lean.server_cpu_ms:
-            ratios.insert(
-                1, f"CPU per request a / reference = {a.server_cpu_ms / lean.server_cpu_ms:.2f}"
-            )
+    a, rush = results["a student with courses"], results["d registration rush"]
+    rounds = rounds or [[a, rush, rush]]  # --target-url: each once, and no reference
+    with_reference = "reference: a, lean app" in results
     if database_rate:
         print(f"pgbench, a's statement: {database_rate:.0f} tps")
+    ratios = [figure("d / a", [r[2].rate / r[0].rate for r in rounds])]
+    if with_reference:
+        ratios.insert(0, figure("a / lean reference", [r[0].rate / r[1].rate for r in rounds]))
+        cpu = [ours / lean for ours, lean in cpu_times(rounds)]
+        if cpu:
+            ratios.insert(1, figure("CPU per request a / reference", cpu))
+    if database_rate:
         ratios.insert(1, f"a / pgbench = {a.rate / database_rate:.2f}")
     print("ratios: " + "; ".join(ratios))
-    # One 10-s run's p99 swings with this machine's noise; with rounds, their median.
-    in_rounds = {
-        "a student with courses": [ours for ours, _ in reference_rounds],
-        "reference: a, lean app": [theirs for _, theirs in reference_rounds],
-    }
-    for name in ("a student with courses", "b student's courses", "reference: a, lean app"):
-        if name in results:
-            tails = [r.p99_ms / r.p50_ms for r in in_rounds.get(name) or [results[name]]]
-            if len(tails) == 1:
-                print(f"p99 / p50 for {name}: {tails[0]:.1f}")
-            else:
-                median = statistics.median(tails)
-                print(f"p99 / p50 for {name}: median {median:.1f} (rounds: {listed(tails, 1)})")
+    print(figure("p99 / p50 for a student with courses", [tail(r[0]) for r in rounds], 1))
+    print(figure("p99 / p50 for b student's courses", [tail(results["b student's courses"])], 1))
+    if with_reference:
+        print(figure("p99 / p50 for reference: a, lean app", [tail(r[1]) for r in rounds], 1))
     deep = next(r for n, r in results.items() if n.startswith("c page"))
     print(f"deep page p50 / first page p50: {deep.p50_ms / results['c first page'].p50_ms:.2f}")
     print(f"after the rush: {check}")
-    failed = [n for n, r in results.items() if r.errors or any(s >= 500 for s in r.statuses)]
-    if not check.startswith("0 courses over capacity, 0 ") or failed:
+    runs = [*results.items(), *((f"round {i + 1}", r) for i, rs in enumerate(rounds) for r in rs)]
+    failed = [name for name, r in runs if r.errors or any(s >= 500 for s in r.statuses)]
+    if not consistent(check) or failed:
         sys.exit(f"FAILED: {check}; 5xx or socket errors in {failed}")
+
+
+def figure(name: str, values: list[float], places: int = 2) -> str:
+    """`name = value`, or with several rounds their median and each."""
+    if len(values) == 1:
+        return f"{name} = {values[0]:.{places}f}"
+    return f"{name} = {statistics.median(values):.{places}f} (rounds: {listed(values, places)})"
+
+
+def cpu_times(rounds: Rounds) -> list[tuple[float, float]]:
+    """(a)'s and the reference's server CPU per request in each round where both were known."""
+    return [
+        (r[0].server_cpu_ms, r[1].server_cpu_ms)
+        for r in rounds
+        if r[0].server_cpu_ms and r[1].server_cpu_ms
+    ]
+
+
+def tail(result: wrk.Result) -> float:
+    return result.p99_ms / result.p50_ms
 
 
 def soak(args: argparse.Namespace) -> None:
@@ -456,7 +479,7 @@ def scale(args: argparse.Namespace) -> None:
         )
         warm_up(*small_load, args)
         warm_up(*big_load, args)
-        rounds = alternate(big_load, small_load, args)
+        rounds = alternate([big_load, small_load], args)
         small_name, big_name = f"{small_data.students:,}", f"{big_data.students:,}"
         results = {
             f"a at {small_name} students": median_round([r[1] for r in rounds]),
@@ -487,7 +510,7 @@ def compare(args: argparse.Namespace) -> None:
             that = Target(other.url, worker_processes(other.process.pid))
             warm_up(this, lua, args)
             warm_up(that, lua, args)
-            rounds = alternate((this, lua), (that, lua), args, lambda: empty_rush(url, data))
+            rounds = alternate([(this, lua), (that, lua)], args, lambda: empty_rush(url, data))
         finally:
             other.stop()
     print_table(
