@@ -45,6 +45,12 @@ def call(method: str, path: str) -> str:
     return f'function request() return wrk.format("{method}", {path}, {auth}) end'
 
 
+A, B, RUSH = "a student with courses", "b student's courses", "d registration rush"
+REFERENCE = "reference: a, lean app"
+# What a full run loads in alternating rounds: the scenarios the targets are about.
+ROUND_SCENARIOS = (A, REFERENCE, B, RUSH)
+
+
 def scenarios(data: Dataset) -> dict[str, str]:
     """Lua defining `request()`, by scenario name."""
     student = f"local low, high = {data.min_student_id}, {data.max_student_id}\n" + SEED_RANDOM
@@ -70,8 +76,8 @@ def scenarios(data: Dataset) -> dict[str, str]:
         + "end"
     )
     return {
-        "a student with courses": student + call("GET", some),
-        "b student's courses": student + call("GET", some + ' .. "/courses"'),
+        A: student + call("GET", some),
+        B: student + call("GET", some + ' .. "/courses"'),
         "c deep pages": student
         + "local cursors = {"
         + cursors
@@ -79,9 +85,7 @@ def scenarios(data: Dataset) -> dict[str, str]:
         + call("GET", '"/students?cursor=" .. cursors[math.random(#cursors)]'),
         "c first page": call("GET", '"/students"'),
         f"c page {last_page}": call("GET", deep_page),
-        "d registration rush": student
-        + rush
-        + call("PUT", some + ' .. "/courses/" .. rush[math.random(#rush)]'),
+        RUSH: student + rush + call("PUT", some + ' .. "/courses/" .. rush[math.random(#rush)]'),
         "e 90% reads, 10% writes": student + courses + mixed,
     }
 
@@ -219,7 +223,7 @@ def arguments() -> argparse.Namespace:
         metavar="CHECKOUT",
         help="only --scenario, on this service and on CHECKOUT's (another copy of the project)",
     )
-    parser.add_argument("--scenario", default="a student with courses", help="for --compare")
+    parser.add_argument("--scenario", default=A, help="for --compare")
     parser.add_argument(
         "--scale",
         type=int,
@@ -311,8 +315,6 @@ def seeded_service(args: argparse.Namespace) -> Iterator[tuple[str, Dataset, Run
 
 Load = tuple[Target, str]  # a server and the Lua script to load it with
 Rounds = list[list[wrk.Result]]  # per round, a result per load
-# What a full run loads in rounds, in this order.
-ROUND_SCENARIOS = ("a student with courses", "reference: a, lean app", "d registration rush")
 
 
 def alternate(
@@ -342,15 +344,16 @@ def median_round(results: list[wrk.Result]) -> wrk.Result:
     return sorted(results, key=lambda r: r.rate)[len(results) // 2]
 
 
-def run_native(args: argparse.Namespace) -> tuple[dict[str, wrk.Result], Rounds, float, str]:
+def run_native(
+    args: argparse.Namespace,
+) -> tuple[dict[str, wrk.Result], list[dict[str, wrk.Result]], float, str]:
     """Seed a fresh database, start the service and the reference beside it, load both:
-    (a), the reference and (d) in alternating rounds, then the other scenarios once."""
+    the targets' scenarios in alternating rounds (ROUND_SCENARIOS), then the others once."""
     with seeded_service(args) as (url, data, service):
         reference_process, reference_url = start_reference(url, args.workers, service.log.parent)
         ours = Target(service.url, worker_processes(service.process.pid))
         reference = Target(reference_url, worker_processes(reference_process.pid))
         lua = scenarios(data)
-        a, rush = lua["a student with courses"], lua["d registration rush"]
         # Each rush starts with empty courses; what the one before left is checked first.
         checks: list[str] = []
 
@@ -359,15 +362,14 @@ def run_native(args: argparse.Namespace) -> tuple[dict[str, wrk.Result], Rounds,
             empty_rush(url, data)
 
         try:
-            warm_up(ours, a, args)
-            warm_up(reference, a, args)
-            rounds = alternate(
-                [(ours, a), (reference, a), (ours, rush)], args, check_and_empty_rush
-            )
-            results = {
-                name: median_round([r[index] for r in rounds])
-                for index, name in enumerate(ROUND_SCENARIOS)
-            }
+            warm_up(ours, lua[A], args)
+            warm_up(reference, lua[A], args)
+            loads = [(ours, lua[A]), (reference, lua[A]), (ours, lua[B]), (ours, lua[RUSH])]
+            rounds = [
+                dict(zip(ROUND_SCENARIOS, r, strict=True))
+                for r in alternate(loads, args, check_and_empty_rush)
+            ]
+            results = {name: median_round([r[name] for r in rounds]) for name in ROUND_SCENARIOS}
             results |= drive(ours, data, args, done=results)
         finally:
             reference_process.terminate()
@@ -387,34 +389,37 @@ def consistent(check: str) -> bool:
 
 
 def report(
-    results: dict[str, wrk.Result], rounds: Rounds, database_rate: float | None, check: str
+    results: dict[str, wrk.Result],
+    rounds: list[dict[str, wrk.Result]],
+    database_rate: float | None,
+    check: str,
 ) -> None:
-    """The table, then the targets' figures. With rounds ((a), the reference and (d), side by
-    side), a figure is the median of the rounds' own, which are listed: one run's p99 in
-    particular swings with this machine's noise."""
+    """The table, then the targets' figures. With rounds (ROUND_SCENARIOS side by side), a
+    figure is the median of the rounds' own, which are listed: one run's p99 in particular
+    swings with this machine's noise."""
     print_table(results)
-    a, rush = results["a student with courses"], results["d registration rush"]
-    rounds = rounds or [[a, rush, rush]]  # --target-url: each once, and no reference
-    with_reference = "reference: a, lean app" in results
+    rounds = rounds or [results]  # --target-url: each scenario once, and no reference
+    with_reference = REFERENCE in results
     if database_rate:
         print(f"pgbench, a's statement: {database_rate:.0f} tps")
-    ratios = [figure("d / a", [r[2].rate / r[0].rate for r in rounds])]
+    ratios = [figure("d / a", [r[RUSH].rate / r[A].rate for r in rounds])]
     if with_reference:
-        ratios.insert(0, figure("a / lean reference", [r[0].rate / r[1].rate for r in rounds]))
+        ratios.insert(
+            0, figure("a / lean reference", [r[A].rate / r[REFERENCE].rate for r in rounds])
+        )
         cpu = [ours / lean for ours, lean in cpu_times(rounds)]
         if cpu:
             ratios.insert(1, figure("CPU per request a / reference", cpu))
     if database_rate:
-        ratios.insert(1, f"a / pgbench = {a.rate / database_rate:.2f}")
+        ratios.insert(1, f"a / pgbench = {results[A].rate / database_rate:.2f}")
     print("ratios: " + "; ".join(ratios))
-    print(figure("p99 / p50 for a student with courses", [tail(r[0]) for r in rounds], 1))
-    print(figure("p99 / p50 for b student's courses", [tail(results["b student's courses"])], 1))
-    if with_reference:
-        print(figure("p99 / p50 for reference: a, lean app", [tail(r[1]) for r in rounds], 1))
+    for name in (A, B, REFERENCE) if with_reference else (A, B):
+        print(figure(f"p99 / p50 for {name}", [tail(r[name]) for r in rounds], 1))
     deep = next(r for n, r in results.items() if n.startswith("c page"))
     print(f"deep page p50 / first page p50: {deep.p50_ms / results['c first page'].p50_ms:.2f}")
     print(f"after the rush: {check}")
-    runs = [*results.items(), *((f"round {i + 1}", r) for i, rs in enumerate(rounds) for r in rs)]
+    runs = [(f"{name}, round {i + 1}", r) for i, rs in enumerate(rounds) for name, r in rs.items()]
+    runs += results.items()
     failed = [name for name, r in runs if r.errors or any(s >= 500 for s in r.statuses)]
     if not consistent(check) or failed:
         sys.exit(f"FAILED: {check}; 5xx or socket errors in {failed}")
@@ -427,13 +432,10 @@ def figure(name: str, values: list[float], places: int = 2) -> str:
     return f"{name} = {statistics.median(values):.{places}f} (rounds: {listed(values, places)})"
 
 
-def cpu_times(rounds: Rounds) -> list[tuple[float, float]]:
+def cpu_times(rounds: list[dict[str, wrk.Result]]) -> list[tuple[float, float]]:
     """(a)'s and the reference's server CPU per request in each round where both were known."""
-    return [
-        (r[0].server_cpu_ms, r[1].server_cpu_ms)
-        for r in rounds
-        if r[0].server_cpu_ms and r[1].server_cpu_ms
-    ]
+    times = [(r[A].server_cpu_ms, r[REFERENCE].server_cpu_ms) for r in rounds]
+    return [(ours, lean) for ours, lean in times if ours and lean]
 
 
 def tail(result: wrk.Result) -> float:
@@ -444,7 +446,7 @@ def soak(args: argparse.Namespace) -> None:
     """Each worker's resident memory after N/10 and after N requests: a leak shows as growth."""
     with seeded_service(args) as (_, data, service):
         workers = worker_processes(service.process.pid)
-        lua = scenarios(data)["a student with courses"]
+        lua = scenarios(data)[A]
         served, marks = 0, {}
         for mark in (args.soak // 10, args.soak):
             while served < mark:
@@ -470,12 +472,11 @@ def scale(args: argparse.Namespace) -> None:
         service_on(server, args, Path(logs)) as (_, small_data, small_service),
         service_on(server, bigger, Path(logs)) as (_, big_data, big_service),
     ):
-        name = "a student with courses"
         small = Target(small_service.url, worker_processes(small_service.process.pid))
         big = Target(big_service.url, worker_processes(big_service.process.pid))
         small_load, big_load = (
-            (small, scenarios(small_data)[name]),
-            (big, scenarios(big_data)[name]),
+            (small, scenarios(small_data)[A]),
+            (big, scenarios(big_data)[A]),
         )
         warm_up(*small_load, args)
         warm_up(*big_load, args)
