@@ -47,7 +47,7 @@ def call(method: str, path: str) -> str:
 
 A, B, RUSH = "a student with courses", "b student's courses", "d registration rush"
 REFERENCE = "reference: a, lean app"
-# What a full run loads in alternating rounds: the scenarios the targets are about.
+# What a full run loads in rounds, in the table's order: the scenarios the targets are about.
 ROUND_SCENARIOS = (A, REFERENCE, B, RUSH)
 
 
@@ -322,16 +322,17 @@ def alternate(
     args: argparse.Namespace,
     before_each: Callable[[], None] = lambda: None,
 ) -> Rounds:
-    """`args.rounds` runs of each load, the order turned by one each round so that none
-    always runs on a warmer machine (its load drifts between runs): per round, the results
-    in the order of `loads`. `before_each` runs before every run (to put the data back as
-    it was)."""
+    """`args.rounds` runs of each load, in the order given and reversed every other round, so
+    that none always runs on a warmer machine (its load drifts between runs) and neighbours
+    stay neighbours: per round, the results in the order of `loads`. `before_each` runs
+    before every run (to put the data back as it was)."""
     rounds = []
     for number in range(args.rounds):
+        order = range(len(loads)) if number % 2 else reversed(range(len(loads)))
         results: dict[int, wrk.Result] = {}
-        for turn in range(number, number + len(loads)):
+        for index in order:
             before_each()
-            results[turn % len(loads)] = measure(*loads[turn % len(loads)], args)
+            results[index] = measure(*loads[index], args)
         rounds.append([results[index] for index in range(len(loads))])
     return rounds
 
@@ -364,10 +365,17 @@ def run_native(
         try:
             warm_up(ours, lua[A], args)
             warm_up(reference, lua[A], args)
-            loads = [(ours, lua[A]), (reference, lua[A]), (ours, lua[B]), (ours, lua[RUSH])]
+            # In this order (reversed every other round): (a) runs next to the reference and
+            # next to (d), so each ratio compares runs made close together.
+            loads = {
+                REFERENCE: (reference, lua[A]),
+                A: (ours, lua[A]),
+                RUSH: (ours, lua[RUSH]),
+                B: (ours, lua[B]),
+            }
             rounds = [
-                dict(zip(ROUND_SCENARIOS, r, strict=True))
-                for r in alternate(loads, args, check_and_empty_rush)
+                dict(zip(loads, r, strict=True))
+                for r in alternate(list(loads.values()), args, check_and_empty_rush)
             ]
             results = {name: median_round([r[name] for r in rounds]) for name in ROUND_SCENARIOS}
             results |= drive(ours, data, args, done=results)
