@@ -149,13 +149,19 @@ def start_reference(url: str, workers: int, log_dir: Path) -> tuple[subprocess.P
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
+    # As long as the service is given (tests/running_service.py): a loaded machine once took
+    # over the 10 s this waited before.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
         try:
             httpx.get(f"{base}/students/1")
             return process, base
         except httpx.TransportError:
             time.sleep(0.1)
-    raise RuntimeError("the reference app did not start")
+    process.terminate()  # not left running when the harness gives up on it
+    process.wait(timeout=30)
+    log = (log_dir / "reference.log").read_text(errors="replace")[-2000:]
+    raise RuntimeError(f"the reference app did not start; its log ends:\n{log}")
 
 
 def worker_processes(pid: int) -> list[psutil.Process]:
