@@ -29,6 +29,7 @@ from tests.load.seed import Dataset, overbooked, seed
 from tests.postgres import postgres_server, scratch_database
 from tests.running_service import RunningService, free_port
 
+PROJECT = Path(__file__).resolve().parents[2]
 KEY = os.environ.get("LOAD_API_KEY", "load-test-key")
 AUTH = '{["Authorization"] = "Bearer ' + KEY + '"}'
 SEED_RANDOM = "function init(args) math.randomseed(os.time() + math.floor(os.clock() * 1e6)) end\n"
@@ -145,6 +146,7 @@ def start_reference(url: str, workers: int, log_dir: Path) -> tuple[subprocess.P
             "--no-proxy-headers",  # as the service runs
         ],
         env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
+        cwd=PROJECT,  # where `python -m uvicorn` finds tests.load.reference, wherever this runs
         stdout=(log_dir / "reference.log").open("wb"),
         stderr=subprocess.STDOUT,
     )
