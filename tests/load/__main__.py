@@ -414,6 +414,8 @@ def report(
     figure is the median of the rounds' own, which are listed: one run's p99 in particular
     swings with this machine's noise."""
     print_table(results)
+    runs = [(f"{name}, round {i + 1}", r) for i, rs in enumerate(rounds) for name, r in rs.items()]
+    runs += results.items()
     rounds = rounds or [results]  # --target-url: each scenario once, and no reference
     with_reference = REFERENCE in results
     if database_rate:
@@ -434,8 +436,6 @@ def report(
     deep = next(r for n, r in results.items() if n.startswith("c page"))
     print(f"deep page p50 / first page p50: {deep.p50_ms / results['c first page'].p50_ms:.2f}")
     print(f"after the rush: {check}")
-    runs = [(f"{name}, round {i + 1}", r) for i, rs in enumerate(rounds) for name, r in rs.items()]
-    runs += results.items()
     failed = [name for name, r in runs if r.errors or any(s >= 500 for s in r.statuses)]
     if not consistent(check) or failed:
         sys.exit(f"FAILED: {check}; 5xx or socket errors in {failed}")
