@@ -323,6 +323,7 @@ def seeded_service(args: argparse.Namespace) -> Iterator[tuple[str, Dataset, Run
 
 Load = tuple[Target, str]  # a server and the Lua script to load it with
 Rounds = list[list[wrk.Result]]  # per round, a result per load
+ScenarioRounds = list[dict[str, wrk.Result]]  # per round, a result per scenario name
 
 
 def alternate(
@@ -355,7 +356,7 @@ def median_round(results: list[wrk.Result]) -> wrk.Result:
 
 def run_native(
     args: argparse.Namespace,
-) -> tuple[dict[str, wrk.Result], list[dict[str, wrk.Result]], float, str]:
+) -> tuple[dict[str, wrk.Result], ScenarioRounds, float, str]:
     """Seed a fresh database, start the service and the reference beside it, load both:
     the targets' scenarios in alternating rounds (ROUND_SCENARIOS), then the others once."""
     with seeded_service(args) as (url, data, service):
@@ -406,7 +407,7 @@ def consistent(check: str) -> bool:
 
 def report(
     results: dict[str, wrk.Result],
-    rounds: list[dict[str, wrk.Result]],
+    rounds: ScenarioRounds,
     database_rate: float | None,
     check: str,
 ) -> None:
@@ -448,7 +449,7 @@ def figure(name: str, values: list[float], places: int = 2) -> str:
     return f"{name} = {statistics.median(values):.{places}f} (rounds: {listed(values, places)})"
 
 
-def cpu_times(rounds: list[dict[str, wrk.Result]]) -> list[tuple[float, float]]:
+def cpu_times(rounds: ScenarioRounds) -> list[tuple[float, float]]:
     """(a)'s and the reference's server CPU per request in each round where both were known."""
     times = [(r[A].server_cpu_ms, r[REFERENCE].server_cpu_ms) for r in rounds]
     return [(ours, lean) for ours, lean in times if ours and lean]
