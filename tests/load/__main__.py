@@ -346,10 +346,6 @@ def alternate(
     return rounds
 
 
-def listed(values: list[float], places: int = 2) -> str:
-    return ", ".join(f"{value:.{places}f}" for value in values)
-
-
 def median_round(results: list[wrk.Result]) -> wrk.Result:
     return sorted(results, key=lambda r: r.rate)[len(results) // 2]
 
@@ -443,10 +439,12 @@ def report(
 
 
 def figure(name: str, values: list[float], places: int = 2) -> str:
-    """`name = value`, or with several rounds their median and each."""
+    """`name = value`, or with several rounds their median and each: every figure the
+    harness prints from rounds, in one form."""
     if len(values) == 1:
         return f"{name} = {values[0]:.{places}f}"
-    return f"{name} = {statistics.median(values):.{places}f} (rounds: {listed(values, places)})"
+    rounds = ", ".join(f"{value:.{places}f}" for value in values)
+    return f"{name} = {statistics.median(values):.{places}f} (rounds: {rounds})"
 
 
 def cpu_times(rounds: ScenarioRounds) -> list[tuple[float, float]]:
@@ -509,10 +507,7 @@ def scale(args: argparse.Namespace) -> None:
         deep = results[f"{deep_page} at {big_name}"] = measure(big, pages[deep_page], args)
     print_table(results)
     ratios = [at_big.p50_ms / at_small.p50_ms for at_big, at_small in rounds]
-    print(
-        f"p50 of a at {big_name} / at {small_name} students: median {statistics.median(ratios):.2f}"
-        f" (rounds: {listed(ratios)})"
-    )
+    print(figure(f"p50 of a at {big_name} / at {small_name} students", ratios))
     print(f"{deep_page} p50 / first page p50: {deep.p50_ms / first.p50_ms:.2f}")
 
 
@@ -537,10 +532,9 @@ def compare(args: argparse.Namespace) -> None:
             f"other: {Path(args.compare).name}"[:28]: median_round([r[1] for r in rounds]),
         }
     )
-    for name, figure in (("req/s", "rate"), ("CPU per request", "server_cpu_ms")):
-        ratios = [getattr(a, figure) / getattr(b, figure) for a, b in rounds]
-        median = statistics.median(ratios)
-        print(f"{name}, this / other: median {median:.2f} (rounds: {listed(ratios)})")
+    for name, attribute in (("req/s", "rate"), ("CPU per request", "server_cpu_ms")):
+        ratios = [getattr(a, attribute) / getattr(b, attribute) for a, b in rounds]
+        print(figure(f"{name}, this / other", ratios))
 
 
 def empty_rush(url: str, data: Dataset) -> None:
