@@ -17,13 +17,24 @@
 -- snapshot fails the primary key, which undoes the whole statement. The trigger's +1 is not
 -- visible here, hence `enrolled_count + 1`.
 -- No row when the student is unknown; one row of NULLs when no course is.
+-- `seen` looks each course up by its key: a rush runs it for every request. With
+-- `c.id = ANY(...)` Postgres read the whole courses table: the plan a prepared statement
+-- keeps cannot know the array's length, prices it as ten index lookups, and scanning a
+-- table of a few hundred rows costs less. A LATERAL lookup per id (LIMIT 1 keeps Postgres
+-- from turning it back into a join) was planned afresh on every call instead, as a fresh
+-- plan does know the length; `(SELECT ...)` hides the length from every plan alike.
 WITH seen AS (
     SELECT c.id, c.code, c.title, c.capacity, c.enrolled_count, c.created_at, c.updated_at,
            sc.enrolled_at,
            c.capacity IS NOT NULL AND c.enrolled_count >= c.capacity AS is_full
-    FROM courses AS c
+    FROM unnest((SELECT :course_ids::bigint[])) AS asked (id)
+    JOIN LATERAL (
+        SELECT id, code, title, capacity, enrolled_count, created_at, updated_at
+        FROM courses
+        WHERE id = asked.id
+        LIMIT 1
+    ) AS c ON true
     LEFT JOIN student_courses AS sc ON sc.student_id = :student_id AND sc.course_id = c.id
-    WHERE c.id = ANY(:course_ids::bigint[])
 ),
 worth_locking AS (
     SELECT EXISTS (SELECT FROM students WHERE id = :student_id)
