@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             chores.cancel()
             await db.pool.close()
-            metrics.requests_answered.flush()
+            metrics.flush_counts()
             metrics.forget_this_process()
             access_log.flush()
 
@@ -74,7 +74,7 @@ def serve_app() -> Starlette:
 
 
 async def housekeeping(db: Database) -> None:
-    """Every second, write the access lines held, flush the request tally and refresh the
+    """Every second, write the access lines held, flush the counts kept in Python, refresh the
     gauges (pool, requests in flight); now and then expire idempotency keys. Off the request
     path; a failure is logged and tried again next round."""
     rounds = 0

@@ -28,6 +28,26 @@ LATENCY = Histogram(
 )
 
 
+class LocalCounter:
+    """A counter's increments kept as plain Python counts where requests make them, and added
+    to the Prometheus counter in bulk by flush(): an inc() of the counter itself takes a lock
+    and, with several workers, writes to a shared file (a refused enrollment's cost a request
+    of a registration rush 3% more instructions)."""
+
+    def __init__(self, counter: Counter) -> None:
+        self._counter = counter
+        # By label values. Where a call of inc() matters, add here directly.
+        self.counts: Tally[tuple[object, ...]] = Tally()
+
+    def inc(self, *labels: object, amount: int = 1) -> None:
+        self.counts[labels] += amount
+
+    def flush(self) -> None:
+        counts, self.counts = self.counts, Tally()
+        for labels, count in counts.items():  # labels() makes each value a str
+            (self._counter.labels(*labels) if labels else self._counter).inc(count)
+
+
 class RequestTally:
     """Requests answered and their latencies, counted in plain Python where every request
     ends and added to REQUESTS and LATENCY in bulk by flush() (each scrape, each
@@ -37,14 +57,13 @@ class RequestTally:
     requests shows in the next scrape rather than this one."""
 
     def __init__(self, requests: Counter, latency: Histogram) -> None:
-        self._requests_metric, self._latency_metric = requests, latency
+        self._answered, self._latency_metric = LocalCounter(requests), latency
         self._bounds = latency._upper_bounds  # ends with +Inf, so every value finds a bucket
-        self._answered: Tally[tuple[str, str, int]] = Tally()
         # Per route: how many latencies fell in each bucket, then their sum.
         self._latencies: dict[str, list[float]] = {}
 
     def add(self, method: str, route: str, status: int, seconds: float) -> None:
-        self._answered[method, route, status] += 1
+        self._answered.counts[method, route, status] += 1  # inc() cost 700 instructions more
         counts = self._latencies.get(route)
         if counts is None:
             counts = self._latencies[route] = [0.0] * (len(self._bounds) + 1)
@@ -52,9 +71,7 @@ class RequestTally:
         counts[-1] += seconds
 
     def flush(self) -> None:
-        answered, self._answered = self._answered, Tally()
-        for (method, route, status), count in answered.items():
-            self._requests_metric.labels(method, route, str(status)).inc(count)
+        self._answered.flush()
         latencies, self._latencies = self._latencies, {}
         for route, counts in latencies.items():
             histogram = self._latency_metric.labels(route)
@@ -86,16 +103,23 @@ POOL = Gauge(
     ["state"],
     multiprocess_mode="livesum",
 )
-ENROLLMENTS_CREATED = Counter("enrollments_created_total", "Seats taken")
-ENROLLMENTS_REJECTED = Counter(
-    "enrollments_rejected_total", "Enrollment attempts refused", ["reason"]
+enrollments_created = LocalCounter(Counter("enrollments_created_total", "Seats taken"))
+enrollments_rejected = LocalCounter(
+    Counter("enrollments_rejected_total", "Enrollment attempts refused", ["reason"])
 )
 
 
-def refresh(db: Database) -> None:
-    """Bring this process's share of the metrics up to date: its request tally, requests in
-    flight and pool connections. Each scrape and each housekeeping round."""
+def flush_counts() -> None:
+    """Add the counts kept in plain Python to their metrics."""
     requests_answered.flush()
+    enrollments_created.flush()
+    enrollments_rejected.flush()
+
+
+def refresh(db: Database) -> None:
+    """Bring this process's share of the metrics up to date: its counts, requests in flight
+    and pool connections. Each scrape and each housekeeping round."""
+    flush_counts()
     IN_FLIGHT.set(requests_in_flight.value)
     size, idle = db.pool.get_size(), db.pool.get_idle_size()
     POOL.labels("size").set(size)

@@ -1,10 +1,11 @@
-"""RequestTally adds to the metrics, in bulk, exactly what one observe() per request would."""
+"""RequestTally and LocalCounter add to the metrics, in bulk, exactly what one update per
+request would."""
 
 import random
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from service.metrics import RequestTally
+from service.metrics import LocalCounter, RequestTally
 
 BUCKETS = (0.001, 0.01, 0.1, 1)
 
@@ -43,3 +44,22 @@ def test_a_flush_equals_one_observation_per_request() -> None:
     tally.flush()  # nothing new: adds nothing
     assert samples(tallied) == samples(observed)
     assert samples(observed)[("latency_count", (("route", "/r0"),))] > 0
+
+
+def test_a_local_counter_adds_its_counts_to_the_counter_on_flush() -> None:
+    registry = CollectorRegistry()
+    rejected = LocalCounter(Counter("rejected", "", ["reason"], registry=registry))
+    created = LocalCounter(Counter("created", "", registry=registry))
+    rejected.inc("full")
+    rejected.inc("full")
+    rejected.inc("unknown_course")
+    created.inc(amount=3)
+    assert samples(registry) == {("created_total", ()): 0}  # nothing until flushed
+    for _ in range(2):  # the second flush has nothing new to add
+        rejected.flush()
+        created.flush()
+    assert samples(registry) == {
+        ("created_total", ()): 3,
+        ("rejected_total", (("reason", "full"),)): 2,
+        ("rejected_total", (("reason", "unknown_course"),)): 1,
+    }
