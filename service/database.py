@@ -31,6 +31,7 @@ from service.db_errors import (
 )
 from service.problems import Problem
 from service.queries import Connection, load_queries
+from service.turns import Turns
 
 Result = TypeVar("Result")
 logger = logging.getLogger(__name__)
@@ -66,12 +67,11 @@ class Database:
         self._statement_timeout = _milliseconds(timeout)
         self._idle_timeout = _milliseconds(2 * timeout)
         self._enclosing: ContextVar[Connection | None] = ContextVar("enclosing", default=None)
-        # Connections are handed out in the order they were asked for. asyncpg's pool alone
-        # does not: a waiter it wakes can lose the freed connection to a request that just
-        # arrived, and then queues again at the back, so under load a few requests wait many
-        # turns (the p99 of a GET was 9x its p50). Holding a turn first keeps it first come,
-        # first served: asyncio.Semaphore wakes its waiters in order and lets none jump them.
-        self._turns = asyncio.Semaphore(pool.get_max_size())
+        # The loop this pool serves, kept: asyncio.get_running_loop() makes a system call
+        # (getpid) each time, and each access would look it up three times.
+        self.loop = asyncio.get_running_loop()
+        # Connections are handed out in the order they were asked for (see Turns).
+        self._turns = Turns(pool.get_max_size(), self.loop)
 
     def connection(self) -> AbstractAsyncContextManager[Connection]:
         """A pooled connection, from the wait for it to the end of the block within
@@ -115,12 +115,11 @@ class Database:
         statement that got its connection late could still be waiting for a lock when the
         budget ends, and then only the cancel request sent after it (see _PooledAccess._end)
         stops it from committing once the lock is freed: Postgres's own refusal is surer."""
-        loop = asyncio.get_running_loop()
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):
-            budget_ends = loop.time() + self.timeout  # as connection()'s timer
+            budget_ends = self.loop.time() + self.timeout  # as connection()'s timer
             try:
                 async with self.connection() as conn:
-                    left = budget_ends - loop.time() - LOCK_MARGIN_SECONDS
+                    left = budget_ends - self.loop.time() - LOCK_MARGIN_SECONDS
                     if left <= 0:  # the wait for a connection took the budget: do not start
                         raise DatabaseBusy(ALL_IN_USE)
                     return await work(conn, _milliseconds(min(self._lock_timeout_seconds, left)))
@@ -142,14 +141,15 @@ class _PooledAccess:
         self._db = db
         # One timer for the whole access: a timer for the wait and one per statement
         # (asyncpg's timeout= arguments) cost about 2% more instructions on a simple GET.
-        self._deadline = asyncio.timeout(db.timeout)
+        self._deadline = asyncio.timeout_at(db.loop.time() + db.timeout)
         self._conn: PoolConnectionProxy | None = None
         self._has_turn = False
 
     async def __aenter__(self) -> PoolConnectionProxy:
         await self._deadline.__aenter__()
         try:
-            self._has_turn = await self._db._turns.acquire()
+            await self._db._turns.take()
+            self._has_turn = True
             self._conn = await self._db.pool.acquire()
         except BaseException as error:
             await self._end(error)
@@ -183,7 +183,7 @@ class _PooledAccess:
         can cancel it half way; and the close every max_queries, which does suspend, cleans
         up after itself when cancelled (asyncpg aborts the connection and frees its holder)."""
         self._conn = None
-        loop, deadline = asyncio.get_running_loop(), self._deadline
+        loop, deadline = self._db.loop, self._deadline
         when = deadline.when()
         if not deadline.expired() and when is not None and when < loop.time() + RELEASE_SECONDS:
             deadline.reschedule(loop.time() + RELEASE_SECONDS)
@@ -231,7 +231,7 @@ class _PooledAccess:
             if conn is not None:
                 await self._release_after_failure(conn)
             if self._has_turn:  # after the release: the next in line finds the connection free
-                self._db._turns.release()
+                self._db._turns.give_back()
 
     async def _release_after_failure(self, conn: PoolConnectionProxy) -> None:
         # After a failure or with a transaction left open (_put_back is the usual end),
@@ -240,7 +240,7 @@ class _PooledAccess:
         # timer: the access's own has ended. If that fails the pool closes the connection;
         # the request's own work is done (committed or not) and must not turn into an error
         # because of it.
-        left = (self._deadline.when() or 0) - asyncio.get_running_loop().time()
+        left = (self._deadline.when() or 0) - self._db.loop.time()
         try:
             await self._db.pool.release(conn, timeout=max(RELEASE_SECONDS, left))
         except Exception:
