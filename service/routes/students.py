@@ -64,10 +64,11 @@ async def delete_student(request: Request) -> Response:
     return no_content()
 
 
+# Starlette tries routes in order, each a regex match: the most requested one first.
 routes = [
-    Route("/students", idempotent(create_student), methods=["POST"]),
-    route("/students", "GET", list_students),
     route("/students/{student_id:int}", "GET", get_student),
     route("/students/{student_id:int}", "PATCH", update_student),
     route("/students/{student_id:int}", "DELETE", delete_student),
+    Route("/students", idempotent(create_student), methods=["POST"]),
+    route("/students", "GET", list_students),
 ]
