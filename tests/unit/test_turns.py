@@ -2,6 +2,8 @@
 
 import asyncio
 
+import pytest
+
 from service.turns import Turns
 
 
@@ -43,31 +45,25 @@ async def test_a_newcomer_does_not_take_a_turn_handed_to_a_waiter() -> None:
     assert served == ["waiter", "newcomer"]
 
 
-async def test_a_waiter_cancelled_before_its_turn_is_passed_over() -> None:
+@pytest.mark.parametrize(
+    "handed_first", [False, True], ids=["cancelled while waiting", "cancelled once handed a turn"]
+)
+async def test_a_cancelled_waiter_loses_no_turn(handed_first: bool) -> None:
     turns = Turns(1, asyncio.get_running_loop())
     served: list[str] = []
     await turns.take()
     gone = await queue_up(turns, "gone", served)
     waiter = await queue_up(turns, "waiter", served)
-    gone.cancel()
-    await asyncio.sleep(0)
-    turns.give_back()
-    await waiter
+    if handed_first:
+        turns.give_back()  # handed to `gone`...
+        gone.cancel()  # ...which is cancelled before it takes it up
+    else:
+        gone.cancel()
+        await asyncio.sleep(0)
+        turns.give_back()
+    await asyncio.wait_for(waiter, 1)
     turns.give_back()
     await asyncio.wait_for(turns.take(), 1)  # the turn came back free: no one holds it
-    assert served == ["waiter"]
-    assert gone.cancelled()
-
-
-async def test_a_turn_handed_to_a_waiter_cancelled_before_it_ran_goes_to_the_next() -> None:
-    turns = Turns(1, asyncio.get_running_loop())
-    served: list[str] = []
-    await turns.take()
-    gone = await queue_up(turns, "gone", served)
-    waiter = await queue_up(turns, "waiter", served)
-    turns.give_back()  # handed to `gone`...
-    gone.cancel()  # ...which is cancelled before it takes it up
-    await asyncio.wait_for(waiter, 1)
     assert served == ["waiter"]
     assert gone.cancelled()
 
