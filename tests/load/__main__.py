@@ -25,6 +25,7 @@ import psycopg
 from service.migrations import apply_migrations
 from service.queries import SQL_DIR
 from tests.load import wrk
+from tests.load.scheduler import autogroup_warning
 from tests.load.seed import Dataset, overbooked, seed
 from tests.postgres import postgres_server, scratch_database
 from tests.running_service import RunningService, free_port
@@ -553,6 +554,8 @@ def main() -> None:
     # Stopped with SIGTERM, exit normally so the embedded Postgres is stopped and deleted.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))
     args = arguments()
+    if warning := autogroup_warning():
+        print(warning)
     if args.soak:
         soak(args)
     elif args.scale:
