@@ -92,8 +92,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             access_log.flush()
 
     return ServiceApp(
-        # Starlette tries routes in this order: the per-student ones, which take most of
-        # the traffic (reads and enrollments), first.
+        # MethodRouter tries a method's routes in this order: the per-student ones, which
+        # take most of the traffic (reads and enrollments), first.
         routes=[*students.routes, *enrollments.routes, *courses.routes, *health.routes],
         lifespan=lifespan,
         middleware=[Middleware(FrontDoor, keys=settings.api_keys)],

@@ -64,7 +64,8 @@ async def delete_student(request: Request) -> Response:
     return no_content()
 
 
-# Starlette tries routes in order, each a regex match: the most requested one first.
+# A method's routes are tried in order (MethodRouter), each a regex match: the most
+# requested first.
 routes = [
     route("/students/{student_id:int}", "GET", get_student),
     route("/students/{student_id:int}", "PATCH", update_student),
