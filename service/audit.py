@@ -1,4 +1,5 @@
-"""One INFO line, and a metric, for every enrollment, unenrollment and refused enrollment."""
+"""One INFO line, and a metric, for every enrollment, drop, completion and refused
+enrollment."""
 
 import logging
 from collections.abc import Iterator
@@ -74,5 +75,6 @@ def enrollment_attempt(student_id: int, course_ids: list[int] | None = None) -> 
         _log("enrollment.created", attempt)
 
 
-def unenrolled(student_id: int, course_id: int) -> None:
-    _log("enrollment.deleted", Attempt(student_id=student_id, course_ids=[course_id]))
+def status_changed(student_id: int, course_id: int, status: str) -> None:
+    """`enrollment.dropped` or `enrollment.completed`."""
+    _log(f"enrollment.{status}", Attempt(student_id=student_id, course_ids=[course_id]))

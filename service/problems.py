@@ -58,6 +58,10 @@ class CourseFull(Conflict):
     kind, title = "course-full", "Course full"
 
 
+class InvalidTransition(Conflict):
+    kind, title = "invalid-transition", "Enrollment status does not allow this move"
+
+
 class PayloadTooLarge(Problem):
     status, kind, title = 413, "payload-too-large", "Request body too large"
 

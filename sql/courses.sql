@@ -38,7 +38,13 @@ WHERE id = :course_id
 RETURNING id, code, title, capacity, enrolled_count, created_at, updated_at;
 
 -- name: delete-course
--- Deletes a course; one with students fails on student_courses_course_id_fkey.
+-- Deletes a course with its dropped and completed records (their history cascades); one
+-- with students enrolled or waitlisted fails on student_courses_course_id_fkey, which
+-- Postgres checks at the end of the statement against every committed row.
+WITH past AS (
+    DELETE FROM student_courses
+    WHERE course_id = :course_id AND status IN ('dropped', 'completed')
+)
 DELETE FROM courses
 WHERE id = :course_id
 RETURNING id;

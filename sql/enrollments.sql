@@ -14,8 +14,13 @@
 -- seat taken before the lock was granted. lock_timeout is set in the student's WHERE
 -- clause: conditions are checked before a row is locked, and the courses are locked only
 -- after the student. A pair enrolled by a concurrent request after this statement's
--- snapshot fails the primary key, which undoes the whole statement. The trigger's +1 is not
--- visible here, hence `enrolled_count + 1`.
+-- snapshot meets its row in ON CONFLICT, and moving it from enrolled to enrolled fails the
+-- transition trigger (migrations/0006), which undoes the whole statement. A dropped or
+-- completed pair is enrolled again by that same ON CONFLICT. The trigger's +1 is not
+-- visible here, hence `enrolled_count + 1`. Who asks (:actor, :request_id) is set for the
+-- history trigger beside lock_timeout.
+-- A course found full only under the lock was filled after the snapshot, perhaps by this
+-- same pair (`under_lock` says so): the service runs the statement again to tell which.
 -- No row when the student is unknown; one row of NULLs when no course is.
 -- `seen` looks each course up by its key: a rush runs it for every request. With
 -- `c.id = ANY(...)` Postgres read the whole courses table: the plan a prepared statement
@@ -25,7 +30,8 @@
 -- plan does know the length; `(SELECT ...)` hides the length from every plan alike.
 WITH seen AS (
     SELECT c.id, c.code, c.title, c.capacity, c.enrolled_count, c.created_at, c.updated_at,
-           sc.enrolled_at,
+           sc.enrolled_at, sc.status,
+           coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at,
            c.capacity IS NOT NULL AND c.enrolled_count >= c.capacity AS is_full
     FROM unnest((SELECT :course_ids::bigint[])) AS asked (id)
     JOIN LATERAL (
@@ -34,7 +40,8 @@ WITH seen AS (
         WHERE id = asked.id
         LIMIT 1
     ) AS c ON true
-    LEFT JOIN student_courses AS sc ON sc.student_id = :student_id AND sc.course_id = c.id
+    LEFT JOIN student_courses AS sc
+        ON sc.student_id = :student_id AND sc.course_id = c.id AND sc.status = 'enrolled'
 ),
 worth_locking AS (
     SELECT EXISTS (SELECT FROM students WHERE id = :student_id)
@@ -47,14 +54,18 @@ student AS (
     FROM students
     WHERE id = :student_id AND (SELECT yes FROM worth_locking)
           AND set_config('lock_timeout', :lock_timeout, true) <> ''
+          AND set_config('enrollment.actor', :actor, true) IS NOT NULL
+          AND set_config('enrollment.request_id', :request_id, true) IS NOT NULL
     FOR KEY SHARE
 ),
 locked AS (
     SELECT c.id, c.code, c.title, c.capacity, c.enrolled_count, c.created_at, c.updated_at,
-           sc.enrolled_at,
+           sc.enrolled_at, sc.status,
+           coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at,
            c.capacity IS NOT NULL AND c.enrolled_count >= c.capacity AS is_full
     FROM courses AS c
-    LEFT JOIN student_courses AS sc ON sc.student_id = :student_id AND sc.course_id = c.id
+    LEFT JOIN student_courses AS sc
+        ON sc.student_id = :student_id AND sc.course_id = c.id AND sc.status = 'enrolled'
     WHERE c.id = ANY(:course_ids::bigint[]) AND EXISTS (SELECT FROM student)
     ORDER BY c.id
     FOR UPDATE OF c
@@ -70,36 +81,44 @@ added AS (
     FROM locked
     WHERE (SELECT can_enroll FROM verdict)
     ORDER BY id
-    RETURNING course_id, enrolled_at
+    ON CONFLICT (student_id, course_id) DO UPDATE SET status = 'enrolled'
+    RETURNING course_id, enrolled_at, status, status_changed_at
 )
 SELECT l.id, l.code, l.title, l.capacity,
        l.enrolled_count + (a.course_id IS NOT NULL)::int AS enrolled_count,
        l.created_at, l.updated_at,
-       coalesce(l.enrolled_at, a.enrolled_at) AS enrolled_at,
-       l.enrolled_at IS NOT NULL AS was_enrolled,
-       l.is_full
+       coalesce(a.enrolled_at, l.enrolled_at) AS enrolled_at,
+       coalesce(a.status, l.status) AS status,
+       coalesce(a.status_changed_at, l.status_changed_at) AS status_changed_at,
+       l.status IS NOT NULL AS was_enrolled,
+       l.is_full,
+       true AS under_lock
 FROM student AS s
 LEFT JOIN (locked AS l LEFT JOIN added AS a ON a.course_id = l.id) ON true
 UNION ALL
 SELECT v.id, v.code, v.title, v.capacity, v.enrolled_count, v.created_at, v.updated_at,
-       v.enrolled_at, v.enrolled_at IS NOT NULL, v.is_full
+       v.enrolled_at, v.status, v.status_changed_at, v.status IS NOT NULL, v.is_full, false
 FROM students AS s
 LEFT JOIN seen AS v ON true
 WHERE s.id = :student_id AND NOT (SELECT yes FROM worth_locking)
 ORDER BY id;
 
 -- name: select-student-courses
--- One page of the student's courses in course id order, after the cursor's id, in one
--- round trip: no row when the student is unknown, one row of NULLs when the page is empty.
+-- One page of the student's courses with a status in :statuses, in course id order, after
+-- the cursor's id, in one round trip: no row when the student is unknown, one row of NULLs
+-- when the page is empty.
 SELECT page.id, page.code, page.title, page.capacity, page.enrolled_count,
-       page.created_at, page.updated_at, page.enrolled_at
+       page.created_at, page.updated_at, page.enrolled_at, page.status,
+       page.status_changed_at
 FROM students AS s
 LEFT JOIN LATERAL (
     SELECT c.id, c.code, c.title, c.capacity, c.enrolled_count, c.created_at, c.updated_at,
-           sc.enrolled_at
+           sc.enrolled_at, sc.status,
+           coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at
     FROM student_courses AS sc
     JOIN courses AS c ON c.id = sc.course_id
     WHERE sc.student_id = s.id AND sc.course_id > :after_id
+          AND sc.status = ANY(:statuses::text[])
     ORDER BY sc.course_id
     LIMIT :limit
 ) AS page ON true
@@ -107,28 +126,66 @@ WHERE s.id = :student_id
 ORDER BY page.id;
 
 -- name: select-course-students
--- One page of the course's students in student id order, after the cursor's id, in one
--- round trip: no row when the course is unknown, one row of NULLs when the page is empty.
+-- One page of the course's students with a status in :statuses, in student id order, after
+-- the cursor's id, in one round trip: no row when the course is unknown, one row of NULLs
+-- when the page is empty.
 SELECT page.id, page.first_name, page.last_name, page.email, page.created_at,
-       page.updated_at, page.enrolled_at
+       page.updated_at, page.enrolled_at, page.status, page.status_changed_at
 FROM courses AS c
 LEFT JOIN LATERAL (
     SELECT s.id, s.first_name, s.last_name, s.email, s.created_at, s.updated_at,
-           sc.enrolled_at
+           sc.enrolled_at, sc.status,
+           coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at
     FROM student_courses AS sc
     JOIN students AS s ON s.id = sc.student_id
     WHERE sc.course_id = c.id AND sc.student_id > :after_id
+          AND sc.status = ANY(:statuses::text[])
     ORDER BY sc.student_id
     LIMIT :limit
 ) AS page ON true
 WHERE c.id = :course_id
 ORDER BY page.id;
 
--- name: delete-enrollment
--- Unenrolls the student from the course; the trigger frees the seat. No row when not enrolled.
-DELETE FROM student_courses
+-- name: set-change-context
+-- Who makes the enrollment change this transaction is about to make, and why, for the
+-- history trigger (migrations/0006): transaction-local, so safe behind PgBouncer.
+SELECT set_config('enrollment.actor', :actor, true),
+       set_config('enrollment.request_id', :request_id, true),
+       set_config('enrollment.reason', :reason, true);
+
+-- name: change-enrollment-status
+-- Moves the pair to :status if it is in one of :from_statuses; the triggers stamp the time,
+-- write the event and free the seat. No row when the pair is unknown or in another status.
+UPDATE student_courses
+SET status = :status
 WHERE student_id = :student_id AND course_id = :course_id
-RETURNING course_id;
+      AND status = ANY(:from_statuses::text[])
+RETURNING status;
+
+-- name: select-enrollment
+-- The pair's enrollment view, whatever its status, or no row when it has never existed.
+SELECT c.id, c.code, c.title, c.capacity, c.enrolled_count, c.created_at, c.updated_at,
+       sc.enrolled_at, sc.status,
+       coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at
+FROM student_courses AS sc
+JOIN courses AS c ON c.id = sc.course_id
+WHERE sc.student_id = :student_id AND sc.course_id = :course_id;
+
+-- name: select-enrollment-history
+-- One page of the pair's events, oldest first, after the cursor's id: no row when the pair
+-- has never existed, one row of NULLs when the page is empty.
+SELECT page.id, page.at, page.action, page.from_status, page.to_status, page.actor,
+       page.request_id, page.reason
+FROM student_courses AS sc
+LEFT JOIN LATERAL (
+    SELECT e.id, e.at, e.action, e.from_status, e.to_status, e.actor, e.request_id, e.reason
+    FROM enrollment_events AS e
+    WHERE e.student_id = sc.student_id AND e.course_id = sc.course_id AND e.id > :after_id
+    ORDER BY e.id
+    LIMIT :limit
+) AS page ON true
+WHERE sc.student_id = :student_id AND sc.course_id = :course_id
+ORDER BY page.id;
 
 -- name: select-student-exists
 -- Whether the student exists, without locking it.

@@ -43,16 +43,18 @@ WHERE id = :student_id
 RETURNING id;
 
 -- name: select-student-with-courses
--- The student and every course it is enrolled in, one row per course in course id order
+-- The student and every course it is enrolled in or waitlisted for, one row per course in course id order
 -- (course columns NULL when there is none), in one round trip; no row when unknown.
 -- Each course is fetched by its key, one enrollment at a time: as a plain join, the planner
 -- chose to hash the whole courses table on every call, and the statement took 1.8x as long
 -- (README "Performance"). LIMIT 1 keeps the subquery from being folded back into a join.
 SELECT s.id, s.first_name, s.last_name, s.email, s.created_at, s.updated_at,
        c.id AS course_id, c.code, c.title, c.capacity, c.enrolled_count,
-       c.created_at AS course_created_at, c.updated_at AS course_updated_at, sc.enrolled_at
+       c.created_at AS course_created_at, c.updated_at AS course_updated_at, sc.enrolled_at,
+       sc.status, coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at
 FROM students AS s
-LEFT JOIN student_courses AS sc ON sc.student_id = s.id
+LEFT JOIN student_courses AS sc
+    ON sc.student_id = s.id AND sc.status IN ('enrolled', 'waitlisted')
 LEFT JOIN LATERAL (
     SELECT id, code, title, capacity, enrolled_count, created_at, updated_at
     FROM courses

@@ -108,3 +108,33 @@ def test_enrolled_count_backfills_from_existing_rows(empty_database: str) -> Non
     apply_migrations(url)
     assert query(url, "SELECT enrolled_count FROM courses WHERE id = 3") == [(2,)]
     assert query(url, "SELECT sum(enrolled_count) FROM courses") == [(2,)]
+
+
+def test_lifecycle_keeps_every_enrollment_as_enrolled_with_its_history(
+    empty_database: str,
+) -> None:
+    url = empty_database
+    migrate(url, up_to="0005.create-idempotency-keys")
+    seed_first_schema(url)
+    with psycopg.connect(url) as conn:
+        conn.execute("INSERT INTO student_courses (student_id, course_id) VALUES (1, 3), (2, 3)")
+    before = query(url, "SELECT student_id, course_id, enrolled_at FROM student_courses")
+
+    apply_migrations(url)
+
+    assert query(url, "SELECT student_id, course_id, enrolled_at FROM student_courses") == before
+    assert query(url, "SELECT DISTINCT status FROM student_courses") == [("enrolled",)]
+    events = query(
+        url,
+        "SELECT student_id, course_id, at, action, from_status, to_status, actor "
+        "FROM enrollment_events ORDER BY student_id",
+    )
+    assert events == [(s, c, at, "enrolled", None, "enrolled", "migration") for s, c, at in before]
+
+    with psycopg.connect(url) as conn:
+        conn.execute("UPDATE student_courses SET status = 'dropped' WHERE student_id = 1")
+    assert query(url, "SELECT enrolled_count FROM courses WHERE id = 3") == [(1,)]
+    migrate(url, roll_back_after="0005.create-idempotency-keys")
+    # v1 cannot show a dropped record: it goes, and the count still matches the rows.
+    assert query(url, "SELECT student_id FROM student_courses") == [(2,)]
+    assert query(url, "SELECT enrolled_count FROM courses WHERE id = 3") == [(1,)]

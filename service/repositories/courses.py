@@ -74,9 +74,10 @@ async def update_course(db: Database, *, course_id: int, changes: dict[str, Any]
 
 
 async def delete_course(db: Database, *, course_id: int) -> bool:
-    """Whether a course was deleted; Conflict while any student is enrolled in it."""
+    """Whether a course was deleted, with its dropped and completed records; Conflict while
+    any student is enrolled or waitlisted in it."""
     async with db.connection() as conn:
         try:
             return await SQL["delete-course"].fetchval(conn, course_id=course_id) is not None
         except asyncpg.ForeignKeyViolationError:
-            raise Conflict("students are enrolled in this course; unenroll them first") from None
+            raise Conflict("students are enrolled in this course; drop them first") from None

@@ -19,12 +19,14 @@ from typing import Any
 
 import asyncpg
 
+from service import context
 from service.database import Database
 from service.db_errors import DatabaseConflict
 from service.pagination import PageRequest
 from service.problems import (
     AlreadyEnrolled,
     CourseFull,
+    InvalidTransition,
     NotFound,
     UnknownCourses,
     field_error,
@@ -43,7 +45,11 @@ VIEW_FIELDS = (
     "created_at",
     "updated_at",
     "enrolled_at",
+    "status",
+    "status_changed_at",
 )
+# Where each status a caller may ask for can be reached from (API.md "Enrollment lifecycle").
+MOVES_FROM = {"dropped": ["enrolled", "waitlisted"], "completed": ["enrolled"]}
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,12 @@ class Attempt:
         return [row["id"] for row in self.rows if row["was_enrolled"]]
 
     @property
+    def filled_meanwhile(self) -> bool:
+        """Whether a course the snapshot saw with a seat was full once locked: taken by a
+        concurrent request, perhaps for this same pair, which the snapshot cannot tell."""
+        return any(row["under_lock"] and row["is_full"] for row in self.rows)
+
+    @property
     def full(self) -> list[int]:
         return [row["id"] for row in self.rows if row["is_full"] and not row["was_enrolled"]]
 
@@ -78,16 +90,27 @@ async def _attempt(
     unknown student. It inserts nothing unless every course is known, not held and not full."""
     try:
         rows = await SQL["enroll"].fetch(
-            conn, student_id=student_id, course_ids=course_ids, lock_timeout=lock_timeout
+            conn,
+            student_id=student_id,
+            course_ids=course_ids,
+            lock_timeout=lock_timeout,
+            **_who(),
         )
-    except asyncpg.UniqueViolationError:
+    except asyncpg.CheckViolationError as error:
+        if error.constraint_name != "student_courses_transition":
+            raise
         # A concurrent request enrolled the same pair after our snapshot, and the statement
         # was undone. Running it again (run_statement does) sees that row: 409 for POST, 200
         # for PUT, as if this request had come second.
         raise DatabaseConflict("a concurrent request enrolled the same student") from None
     if not rows:
         raise NotFound(f"student {student_id} does not exist")
-    return Attempt(course_ids, [row for row in rows if row["id"] is not None])
+    attempt = Attempt(course_ids, [row for row in rows if row["id"] is not None])
+    if attempt.filled_meanwhile:
+        # Run again (run_statement does): a fresh snapshot answers 200 if the seat is this
+        # pair's, or refuses as full without a lock.
+        raise DatabaseConflict("a concurrent request took the last seat")
+    return attempt
 
 
 async def enroll_student(
@@ -132,13 +155,47 @@ async def enroll_in_course(
     return await db.run_statement(enroll)
 
 
-async def unenroll(db: Database, *, student_id: int, course_id: int) -> bool:
-    """Whether the student held a seat in the course, now freed."""
-    async with db.connection() as conn:
-        deleted = await SQL["delete-enrollment"].fetchval(
+def _who() -> dict[str, str]:
+    """Who the history trigger records as making this request's change."""
+    return {"actor": context.actor.get(), "request_id": context.request_id.get() or ""}
+
+
+async def change_status(
+    db: Database, *, student_id: int, course_id: int, status: str, reason: str | None
+) -> EnrollmentView:
+    """Move the pair to `status` (dropped or completed) and return its view: NotFound when
+    it has never existed, InvalidTransition when its status does not allow the move."""
+    async with db.transaction() as conn:
+        await SQL["set-change-context"].fetchrow(conn, reason=reason or "", **_who())
+        moved = await SQL["change-enrollment-status"].fetchval(
+            conn,
+            student_id=student_id,
+            course_id=course_id,
+            status=status,
+            from_statuses=MOVES_FROM[status],
+        )
+        view = await SQL["select-enrollment"].fetchrow(
             conn, student_id=student_id, course_id=course_id
         )
-    return deleted is not None
+    if view is None:
+        raise NotFound(f"student {student_id} has never enrolled in course {course_id}")
+    if moved is None:
+        raise InvalidTransition(
+            f"an enrollment that is {view['status']} cannot become {status}",
+            current_status=view["status"],
+        )
+    return dict(view)
+
+
+async def drop(db: Database, *, student_id: int, course_id: int) -> bool:
+    """Whether the student held a seat (or a waitlist place) in the course, now dropped."""
+    try:
+        await change_status(
+            db, student_id=student_id, course_id=course_id, status="dropped", reason=None
+        )
+    except (NotFound, InvalidTransition):
+        return False
+    return True
 
 
 async def student_exists(db: Database, *, student_id: int) -> bool:
@@ -147,24 +204,49 @@ async def student_exists(db: Database, *, student_id: int) -> bool:
 
 
 async def list_student_courses(
-    db: Database, *, student_id: int, page: PageRequest
+    db: Database, *, student_id: int, statuses: list[str], page: PageRequest
 ) -> list[EnrollmentView] | None:
-    """Up to `page.limit + 1` of the student's courses; None when the student is unknown."""
+    """Up to `page.limit + 1` of the student's courses with one of `statuses`; None when
+    the student is unknown."""
     async with db.connection() as conn:
         rows = await SQL["select-student-courses"].fetch(
-            conn, student_id=student_id, after_id=page.after_id, limit=page.limit + 1
+            conn,
+            student_id=student_id,
+            statuses=statuses,
+            after_id=page.after_id,
+            limit=page.limit + 1,
         )
     return _page_rows(rows)
 
 
 async def list_course_students(
-    db: Database, *, course_id: int, page: PageRequest
+    db: Database, *, course_id: int, statuses: list[str], page: PageRequest
 ) -> list[dict[str, Any]] | None:
-    """Up to `page.limit + 1` of the course's students with `enrolled_at`; None when the
-    course is unknown."""
+    """Up to `page.limit + 1` of the course's students with one of `statuses`, each with its
+    enrollment's times and status; None when the course is unknown."""
     async with db.connection() as conn:
         rows = await SQL["select-course-students"].fetch(
-            conn, course_id=course_id, after_id=page.after_id, limit=page.limit + 1
+            conn,
+            course_id=course_id,
+            statuses=statuses,
+            after_id=page.after_id,
+            limit=page.limit + 1,
+        )
+    return _page_rows(rows)
+
+
+async def list_history(
+    db: Database, *, student_id: int, course_id: int, page: PageRequest
+) -> list[dict[str, Any]] | None:
+    """Up to `page.limit + 1` of the pair's events, oldest first; None when the pair has
+    never existed."""
+    async with db.connection() as conn:
+        rows = await SQL["select-enrollment-history"].fetch(
+            conn,
+            student_id=student_id,
+            course_id=course_id,
+            after_id=page.after_id,
+            limit=page.limit + 1,
         )
     return _page_rows(rows)
 

@@ -60,6 +60,8 @@ def student_with_courses(rows: list[asyncpg.Record]) -> Student:
             "created_at": row["course_created_at"],
             "updated_at": row["course_updated_at"],
             "enrolled_at": row["enrolled_at"],
+            "status": row["status"],
+            "status_changed_at": row["status_changed_at"],
         }
         for row in rows
         if row["course_id"] is not None

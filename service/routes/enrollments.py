@@ -1,5 +1,6 @@
 """`/students/{student_id}/courses...` and `/courses/{course_id}/students`."""
 
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -7,10 +8,22 @@ from starlette.routing import Route
 from service import audit
 from service.idempotency import idempotent
 from service.pagination import page_of, parse_page_request
-from service.problems import BadRequest, NotFound, ValidationFailed
+from service.problems import BadRequest, NotFound, ValidationFailed, parameter_error
 from service.repositories import enrollments
-from service.schemas.enrollments import EnrollmentCreate
+from service.schemas.enrollments import EnrollmentCreate, EnrollmentStatusChange
 from service.web import JSONResponse, no_content, path_id, read_json, route, validate
+
+STATUSES = ("enrolled", "waitlisted", "dropped", "completed")
+
+
+def parse_statuses(query: QueryParams) -> list[str]:
+    """`?status=` as a comma list of enrollment statuses (default `enrolled`), or 422."""
+    statuses = query.get("status", "enrolled").split(",")
+    if unknown := [s for s in statuses if s not in STATUSES]:
+        raise ValidationFailed(
+            [parameter_error("status", f"{unknown} not among {', '.join(STATUSES)}")]
+        )
+    return statuses
 
 
 async def _enrollment_body(request: Request, student_id: int) -> EnrollmentCreate:
@@ -47,27 +60,54 @@ async def enroll_in_course(request: Request) -> Response:
 async def list_student_courses(request: Request) -> Response:
     student_id = path_id(request, "student_id")
     page = parse_page_request(request.query_params)
+    statuses = parse_statuses(request.query_params)
     rows = await enrollments.list_student_courses(
-        request.state.db, student_id=student_id, page=page
+        request.state.db, student_id=student_id, statuses=statuses, page=page
     )
     if rows is None:
         raise NotFound(f"student {student_id} does not exist")
     return JSONResponse(page_of(rows, page))
 
 
-async def unenroll(request: Request) -> Response:
+async def drop_course(request: Request) -> Response:
     student_id = path_id(request, "student_id")
     course_id = path_id(request, "course_id")
-    if not await enrollments.unenroll(request.state.db, student_id=student_id, course_id=course_id):
+    if not await enrollments.drop(request.state.db, student_id=student_id, course_id=course_id):
         raise NotFound(f"student {student_id} is not enrolled in course {course_id}")
-    audit.unenrolled(student_id, course_id)
+    audit.status_changed(student_id, course_id, "dropped")
     return no_content()
+
+
+async def change_enrollment_status(request: Request) -> Response:
+    student_id = path_id(request, "student_id")
+    course_id = path_id(request, "course_id")
+    body = validate(EnrollmentStatusChange, await read_json(request))
+    view = await enrollments.change_status(
+        request.state.db, student_id=student_id, course_id=course_id, **body.model_dump()
+    )
+    audit.status_changed(student_id, course_id, body.status)
+    return JSONResponse(view)
+
+
+async def list_enrollment_history(request: Request) -> Response:
+    student_id = path_id(request, "student_id")
+    course_id = path_id(request, "course_id")
+    page = parse_page_request(request.query_params)
+    rows = await enrollments.list_history(
+        request.state.db, student_id=student_id, course_id=course_id, page=page
+    )
+    if rows is None:
+        raise NotFound(f"student {student_id} has never enrolled in course {course_id}")
+    return JSONResponse(page_of(rows, page))
 
 
 async def list_course_students(request: Request) -> Response:
     course_id = path_id(request, "course_id")
     page = parse_page_request(request.query_params)
-    rows = await enrollments.list_course_students(request.state.db, course_id=course_id, page=page)
+    statuses = parse_statuses(request.query_params)
+    rows = await enrollments.list_course_students(
+        request.state.db, course_id=course_id, statuses=statuses, page=page
+    )
     if rows is None:
         raise NotFound(f"course {course_id} does not exist")
     return JSONResponse(page_of(rows, page))
@@ -77,6 +117,12 @@ routes = [
     Route("/students/{student_id:int}/courses", idempotent(enroll_student), methods=["POST"]),
     route("/students/{student_id:int}/courses", "GET", list_student_courses),
     route("/students/{student_id:int}/courses/{course_id:int}", "PUT", enroll_in_course),
-    route("/students/{student_id:int}/courses/{course_id:int}", "DELETE", unenroll),
+    route("/students/{student_id:int}/courses/{course_id:int}", "DELETE", drop_course),
+    route("/students/{student_id:int}/courses/{course_id:int}", "PATCH", change_enrollment_status),
+    route(
+        "/students/{student_id:int}/courses/{course_id:int}/history",
+        "GET",
+        list_enrollment_history,
+    ),
     route("/courses/{course_id:int}/students", "GET", list_course_students),
 ]

@@ -1,6 +1,6 @@
-"""Body of `POST /students/{id}/courses`."""
+"""Bodies of the enrollment endpoints."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
@@ -20,3 +20,10 @@ class EnrollmentCreate(Body):
         if repeated:
             raise ValueError(f"each course may be listed once; repeated: {repeated}")
         return course_ids
+
+
+class EnrollmentStatusChange(Body):
+    """Body of `PATCH /students/{id}/courses/{course_id}`: a drop or a completion."""
+
+    status: Literal["dropped", "completed"]
+    reason: Annotated[str, Field(max_length=500)] | None = None

@@ -1,5 +1,5 @@
-"""Log lines: JSON with ts, level, event and request_id; one line per enrollment,
-unenrollment and refused enrollment; one access line per request; never a key or a body."""
+"""Log lines: JSON with ts, level, event and request_id; one line per enrollment, drop,
+completion and refused enrollment; one access line per request; never a key or a body."""
 
 import io
 import json
@@ -56,15 +56,19 @@ async def test_enrollment_lines_carry_who_what_and_the_request_id(
     await client.post(path, json={"course_ids": [course["id"]]}, headers=headers)
     await client.post(path, json={"course_ids": [full["id"]]}, headers=headers)
     await client.delete(f"{path}/{course['id']}", headers=headers)
+    await client.put(f"{path}/{course['id']}", headers=headers)
+    await client.patch(f"{path}/{course['id']}", json={"status": "completed"}, headers=headers)
 
     lines = log_lines()
-    (created,) = events(lines, "enrollment.created")
+    created, _again = events(lines, "enrollment.created")
     (rejected,) = events(lines, "enrollment.rejected")
-    (deleted,) = events(lines, "enrollment.deleted")
+    (dropped,) = events(lines, "enrollment.dropped")
+    (completed,) = events(lines, "enrollment.completed")
     for line, course_id in (
         (created, course["id"]),
         (rejected, full["id"]),
-        (deleted, course["id"]),
+        (dropped, course["id"]),
+        (completed, course["id"]),
     ):
         assert line["level"] == "info"
         assert line["student_id"] == student["id"]

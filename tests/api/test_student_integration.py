@@ -64,14 +64,18 @@ async def test_course_rows_match_the_course_json(
     assert timestamp(course["updated_at"]) == row["updated_at"]
 
 
-async def test_unenroll_deletes_exactly_its_row(
+async def test_drop_keeps_exactly_its_row_as_dropped_and_frees_the_seat(
     client: httpx.AsyncClient, conn: asyncpg.Connection
 ) -> None:
     student = await make_student(client)
     a, b = await make_course(client), await make_course(client)
     await client.post(f"/students/{student['id']}/courses", json={"course_ids": [a["id"], b["id"]]})
     await client.delete(f"/students/{student['id']}/courses/{a['id']}")
-    assert [r["course_id"] for r in await rows_of(conn, student["id"])] == [b["id"]]
+    statuses = await conn.fetch(
+        "SELECT course_id, status FROM student_courses WHERE student_id = $1 ORDER BY course_id",
+        student["id"],
+    )
+    assert [tuple(r) for r in statuses] == [(a["id"], "dropped"), (b["id"], "enrolled")]
     counts = await conn.fetch(
         "SELECT id, enrolled_count FROM courses WHERE id = ANY($1) ORDER BY id", [a["id"], b["id"]]
     )

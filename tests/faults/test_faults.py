@@ -30,12 +30,16 @@ OVERBOOKED = """
 SELECT c.id FROM courses AS c
 WHERE c.id = ANY($1) AND (
     c.enrolled_count > c.capacity
-    OR (SELECT count(*) FROM student_courses AS sc WHERE sc.course_id = c.id) > c.capacity
+    OR (
+        SELECT count(*) FROM student_courses AS sc
+        WHERE sc.course_id = c.id AND sc.status = 'enrolled'
+    ) > c.capacity
 )
 """
 SEATS = """
 SELECT c.id, c.capacity, c.enrolled_count, count(sc.student_id) AS n
-FROM courses AS c LEFT JOIN student_courses AS sc ON sc.course_id = c.id
+FROM courses AS c
+LEFT JOIN student_courses AS sc ON sc.course_id = c.id AND sc.status = 'enrolled'
 WHERE c.id = ANY($1) GROUP BY c.id
 """
 
