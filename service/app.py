@@ -2,10 +2,11 @@
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypedDict
 
+import asyncpg
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Match, Router
@@ -14,18 +15,22 @@ from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
 from service import metrics
 from service.config import Settings
 from service.database import Database, open_database
+from service.feed_watcher import FeedWatcher
 from service.front_door import FrontDoor
 from service.logs import access_log, configure_logging
-from service.repositories import idempotency
+from service.repositories import changes, idempotency
+from service.routes import changes as change_feed
 from service.routes import courses, enrollments, health, students
 
 logger = logging.getLogger("service")
 HOUSEKEEPING_SECONDS = 1
 KEY_EXPIRY_EVERY_ROUNDS = 600  # every ten minutes
+CHANGE_EXPIRY_EVERY_ROUNDS = 60
 
 
 class State(TypedDict):
     db: Database
+    feed: FeedWatcher
 
 
 class MethodRouter(Router):
@@ -81,11 +86,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
         db = await open_database(settings)
-        chores = asyncio.create_task(housekeeping(db))
+        feed = FeedWatcher(
+            lambda: asyncpg.connect(
+                settings.database_url, statement_cache_size=settings.db_statement_cache_size
+            )
+        )
+        chores = asyncio.create_task(housekeeping(db, feed, settings))
         try:
-            yield {"db": db}
+            yield {"db": db, "feed": feed}
         finally:
             chores.cancel()
+            await feed.close()
             await db.pool.close()
             metrics.flush_counts()
             metrics.forget_this_process()
@@ -94,7 +105,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return ServiceApp(
         # MethodRouter tries a method's routes in this order: the per-student ones, which
         # take most of the traffic (reads and enrollments), first.
-        routes=[*students.routes, *enrollments.routes, *courses.routes, *health.routes],
+        routes=[
+            *students.routes,
+            *enrollments.routes,
+            *courses.routes,
+            *change_feed.routes,
+            *health.routes,
+        ],
         lifespan=lifespan,
         middleware=[Middleware(FrontDoor, keys=settings.api_keys)],
     )
@@ -107,19 +124,41 @@ def serve_app() -> Starlette:
     return create_app(settings)
 
 
-async def housekeeping(db: Database) -> None:
+async def housekeeping(db: Database, feed: FeedWatcher, settings: Settings) -> None:
     """Every second, write the access lines held, flush the counts kept in Python, refresh the
-    gauges (pool, requests in flight); now and then expire idempotency keys. Off the request
-    path; a failure is logged and tried again next round."""
+    gauges (pool, requests in flight, the feed), give feed positions to what has committed;
+    now and then expire idempotency keys and old changes. Off the request path; a failure is
+    logged and tried again next round."""
     rounds = 0
     while True:
         access_log.flush()
-        metrics.refresh(db)
+        metrics.refresh(db, feed)
+        await _chore("changes.sequence_failed", _sequence_changes(db, feed))
         if rounds % KEY_EXPIRY_EVERY_ROUNDS == 0:
-            try:
-                if expired := await idempotency.delete_expired(db):
-                    logger.info("idempotency.expired", extra={"deleted": expired})
-            except Exception:
-                logger.exception("idempotency.expiry_failed")
+            await _chore("idempotency.expiry_failed", _expire_keys(db))
+        if rounds % CHANGE_EXPIRY_EVERY_ROUNDS == 0:
+            await _chore("changes.expiry_failed", _expire_changes(db, settings))
         rounds += 1
         await asyncio.sleep(HOUSEKEEPING_SECONDS)
+
+
+async def _chore(failure_event: str, work: Awaitable[None]) -> None:
+    try:
+        await work
+    except Exception:
+        logger.exception(failure_event)
+
+
+async def _sequence_changes(db: Database, feed: FeedWatcher) -> None:
+    async with db.connection() as conn:
+        feed.saw(await changes.sequence(conn))
+
+
+async def _expire_keys(db: Database) -> None:
+    if expired := await idempotency.delete_expired(db):
+        logger.info("idempotency.expired", extra={"deleted": expired})
+
+
+async def _expire_changes(db: Database, settings: Settings) -> None:
+    if expired := await changes.expire(db, retention=settings.changes_retention):
+        logger.info("changes.expired", extra={"deleted": expired})

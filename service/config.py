@@ -1,7 +1,9 @@
 """Settings, read once from environment variables (the only way to configure the service)."""
 
 import os
+import re
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +34,18 @@ def _integer(name: str, default: int, *, minimum: int) -> int:
     if not value.is_integer():
         raise ConfigError(f"{name} must be a whole number, got {value!r}")
     return int(value)
+
+
+_DURATION = re.compile(r"(\d+)([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(name: str, default: str) -> timedelta:
+    """A duration such as `7d`, `12h`, `30m` or `90s`."""
+    raw = _text(name, default)
+    if (match := _DURATION.fullmatch(raw)) is None or int(match[1]) == 0:
+        raise ConfigError(f"{name} must be a positive number of s, m, h or d, like 7d; got {raw!r}")
+    return timedelta(seconds=int(match[1]) * _UNIT_SECONDS[match[2]])
 
 
 def _flag(name: str, default: bool) -> bool:
@@ -96,6 +110,7 @@ class Settings:
     log_level: str = "info"
     log_format: str = "json"
     api_keys: tuple[ApiKey, ...] = ()
+    changes_retention: timedelta = timedelta(days=7)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -117,4 +132,5 @@ class Settings:
             log_level=_choice("LOG_LEVEL", cls.log_level, LOG_LEVELS),
             log_format=_choice("LOG_FORMAT", cls.log_format, ("json", "text")),
             api_keys=parse_api_keys(os.environ.get("API_KEYS", "")),
+            changes_retention=_duration("CHANGES_RETENTION", "7d"),
         )

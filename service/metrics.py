@@ -18,6 +18,7 @@ from prometheus_client import (
 )
 
 from service.database import Database
+from service.feed_watcher import FeedWatcher
 
 REQUESTS = Counter("http_requests_total", "Requests answered", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -108,6 +109,17 @@ enrollments_rejected = LocalCounter(
     Counter("enrollments_rejected_total", "Enrollment attempts refused", ["reason"])
 )
 
+FEED_POSITION = Gauge(
+    "change_feed_last_position",
+    "The last change feed position handed out: changes written to the feed, ever",
+    multiprocess_mode="max",
+)
+FEED_WAITING = Gauge(
+    "change_feed_readers_waiting",
+    "Requests long-polling the change feed",
+    multiprocess_mode="livesum",
+)
+
 
 def flush_counts() -> None:
     """Add the counts kept in plain Python to their metrics."""
@@ -116,10 +128,12 @@ def flush_counts() -> None:
     enrollments_rejected.flush()
 
 
-def refresh(db: Database) -> None:
-    """Bring this process's share of the metrics up to date: its counts, requests in flight
-    and pool connections. Each scrape and each housekeeping round."""
+def refresh(db: Database, feed: FeedWatcher) -> None:
+    """Bring this process's share of the metrics up to date: its counts, requests in flight,
+    pool connections and the feed's. Each scrape and each housekeeping round."""
     flush_counts()
+    FEED_POSITION.set(feed.last_position)
+    FEED_WAITING.set(feed.waiting)
     IN_FLIGHT.set(requests_in_flight.value)
     size, idle = db.pool.get_size(), db.pool.get_idle_size()
     POOL.labels("size").set(size)

@@ -23,37 +23,49 @@ class PageRequest:
     after_id: int = 0
 
 
-def encode_cursor(last_id: int) -> str:
-    """An opaque, URL-safe cursor that resumes after `last_id`."""
-    raw = f"{_CURSOR_PREFIX}{last_id}".encode()
+def encode_cursor(last_id: int, prefix: str = _CURSOR_PREFIX) -> str:
+    """An opaque, URL-safe cursor that resumes after `last_id`; `prefix` names what kind of
+    number it holds, so that one kind of cursor is not taken for another."""
+    raw = f"{prefix}{last_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> int:
-    """The id a cursor resumes after; ValueError when it is not one this service made."""
+def decode_cursor(cursor: str, prefix: str = _CURSOR_PREFIX, minimum: int = 1) -> int:
+    """The number a cursor resumes after; ValueError when it is not one this service made."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
     except (binascii.Error, UnicodeError, ValueError):
         raise ValueError("not a cursor") from None
-    digits = raw.removeprefix(_CURSOR_PREFIX)
-    if digits == raw or not digits.isdigit() or digits.startswith("0") or len(digits) > 19:
+    digits = raw.removeprefix(prefix)
+    if digits == raw or not digits.isdigit() or len(digits) > 19:
         raise ValueError("not a cursor")
     last_id = int(digits)
-    if last_id > MAX_ID or encode_cursor(last_id) != cursor:
+    # Encoding it again must give the same text: no leading zeros, no stray padding.
+    if not minimum <= last_id <= MAX_ID or encode_cursor(last_id, prefix) != cursor:
         raise ValueError("not a cursor")
     return last_id
 
 
+def bounded_integer(
+    query: QueryParams, name: str, *, default: int, low: int, high: int, errors: list[Any]
+) -> int:
+    """`?name=` as an integer from `low` to `high`, `default` when absent; when it is not
+    one, a problem naming it is added to `errors` and `default` returned."""
+    raw = query.get(name)
+    if raw is None:
+        return default
+    if raw.isascii() and raw.isdigit() and low <= int(raw) <= high:
+        return int(raw)
+    errors.append(parameter_error(name, f"must be an integer from {low} to {high}"))
+    return default
+
+
 def parse_page_request(query: QueryParams) -> PageRequest:
     """Read `limit` and `cursor`, or raise 422 naming each bad parameter."""
-    errors = []
-    limit = DEFAULT_LIMIT
-    raw_limit = query.get("limit")
-    if raw_limit is not None:
-        if raw_limit.isascii() and raw_limit.isdigit() and 1 <= int(raw_limit) <= MAX_LIMIT:
-            limit = int(raw_limit)
-        else:
-            errors.append(parameter_error("limit", f"must be an integer from 1 to {MAX_LIMIT}"))
+    errors: list[Any] = []
+    limit = bounded_integer(
+        query, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT, errors=errors
+    )
     after_id = 0
     raw_cursor = query.get("cursor")
     if raw_cursor is not None:

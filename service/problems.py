@@ -62,6 +62,13 @@ class InvalidTransition(Conflict):
     kind, title = "invalid-transition", "Enrollment status does not allow this move"
 
 
+class CursorExpired(Problem):
+    """410: the feed no longer keeps what follows the cursor; resynchronise from the
+    collections, then follow the feed from `oldest_cursor`."""
+
+    status, kind, title = 410, "cursor-expired", "Cursor older than the change feed keeps"
+
+
 class PayloadTooLarge(Problem):
     status, kind, title = 413, "payload-too-large", "Request body too large"
 

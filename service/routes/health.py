@@ -25,7 +25,7 @@ async def readyz(request: Request) -> Response:
 
 
 async def prometheus_metrics(request: Request) -> Response:
-    metrics.refresh(request.state.db)
+    metrics.refresh(request.state.db, request.state.feed)
     body, content_type = metrics.exposition()
     return Response(body, media_type=content_type)
 

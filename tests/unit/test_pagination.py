@@ -30,6 +30,7 @@ def test_cursor_round_trips(last_id: int) -> None:
         "YWZ0ZXI6",  # "after:"
         "YWZ0ZXI6LTE",  # "after:-1"
         "YWZ0ZXI6MDE",  # "after:01"
+        "YWZ0ZXI6MA",  # "after:0": no id is 0
         "YmVmb3JlOjE",  # "before:1"
         encode_cursor(5) + "=",
         "YWZ0ZXI6OTIyMzM3MjAzNjg1NDc3NTgwOA",  # "after:" + 2**63
@@ -37,6 +38,16 @@ def test_cursor_round_trips(last_id: int) -> None:
     ],
 )
 def test_cursor_that_this_service_did_not_make_is_refused(cursor: str) -> None:
+    with pytest.raises(ValueError, match="not a cursor"):
+        decode_cursor(cursor)
+
+
+@pytest.mark.parametrize("position", [0, 1, MAX_ID])
+def test_a_cursor_of_another_kind_round_trips_and_is_not_taken_for_a_collections(
+    position: int,
+) -> None:
+    cursor = encode_cursor(position, "change:")
+    assert decode_cursor(cursor, "change:", minimum=0) == position
     with pytest.raises(ValueError, match="not a cursor"):
         decode_cursor(cursor)
 
