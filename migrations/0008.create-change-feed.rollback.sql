@@ -9,6 +9,7 @@ DROP FUNCTION IF EXISTS record_enrollment_change();
 DROP FUNCTION IF EXISTS record_course_change();
 DROP FUNCTION IF EXISTS record_student_change();
 DROP FUNCTION IF EXISTS enrollment_key(bigint, bigint);
+DROP FUNCTION IF EXISTS id_key(bigint);
 DROP FUNCTION IF EXISTS enrollment_json(student_courses);
 DROP FUNCTION IF EXISTS course_json(courses);
 DROP FUNCTION IF EXISTS student_json(students);

@@ -47,35 +47,47 @@ LANGUAGE sql STABLE AS $$
     )
 $$;
 
--- Each object as the API shows it, for the triggers below and 0009's baseline. An
--- enrollment has its own fields only: its course's (the count) come in the course's own
--- changes, so a replayed enrollment never holds a stale count.
+-- Each object as the API shows it, for the triggers below and 0009's baseline. row_to_json
+-- writes it compact, fields in this order. An enrollment has its own fields only: its
+-- course's (the count) come in the course's own changes, so a replayed enrollment never
+-- holds a stale count.
 CREATE OR REPLACE FUNCTION student_json(s students) RETURNS json
 LANGUAGE sql STABLE AS $$
-    SELECT json_build_object(
-        'id', s.id, 'first_name', s.first_name, 'last_name', s.last_name, 'email', s.email,
-        'created_at', api_timestamp(s.created_at), 'updated_at', api_timestamp(s.updated_at))
+    SELECT row_to_json(o) FROM (
+        SELECT s.id, s.first_name, s.last_name, s.email,
+               api_timestamp(s.created_at) AS created_at,
+               api_timestamp(s.updated_at) AS updated_at
+    ) AS o
 $$;
 
 CREATE OR REPLACE FUNCTION course_json(c courses) RETURNS json
 LANGUAGE sql STABLE AS $$
-    SELECT json_build_object(
-        'id', c.id, 'code', c.code, 'title', c.title, 'capacity', c.capacity,
-        'enrolled_count', c.enrolled_count, 'created_at', api_timestamp(c.created_at),
-        'updated_at', api_timestamp(c.updated_at))
+    SELECT row_to_json(o) FROM (
+        SELECT c.id, c.code, c.title, c.capacity, c.enrolled_count,
+               api_timestamp(c.created_at) AS created_at,
+               api_timestamp(c.updated_at) AS updated_at
+    ) AS o
 $$;
 
 CREATE OR REPLACE FUNCTION enrollment_json(e student_courses) RETURNS json
 LANGUAGE sql STABLE AS $$
-    SELECT json_build_object(
-        'student_id', e.student_id, 'course_id', e.course_id, 'status', e.status,
-        'enrolled_at', api_timestamp(e.enrolled_at),
-        'status_changed_at', api_timestamp(coalesce(e.status_changed_at, e.enrolled_at)))
+    SELECT row_to_json(o) FROM (
+        SELECT e.student_id, e.course_id, e.status,
+               api_timestamp(e.enrolled_at) AS enrolled_at,
+               api_timestamp(coalesce(e.status_changed_at, e.enrolled_at)) AS status_changed_at
+    ) AS o
+$$;
+
+CREATE OR REPLACE FUNCTION id_key(id bigint) RETURNS json
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT row_to_json(k) FROM (SELECT id_key.id AS id) AS k
 $$;
 
 CREATE OR REPLACE FUNCTION enrollment_key(student_id bigint, course_id bigint) RETURNS json
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT json_build_object('student_id', student_id, 'course_id', course_id)
+    SELECT row_to_json(k) FROM (
+        SELECT enrollment_key.student_id AS student_id, enrollment_key.course_id AS course_id
+    ) AS k
 $$;
 
 CREATE OR REPLACE FUNCTION record_student_change() RETURNS trigger
@@ -83,10 +95,10 @@ LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN
         INSERT INTO changes (entity, op, key)
-        VALUES ('student', 'delete', json_build_object('id', OLD.id));
+        VALUES ('student', 'delete', id_key(OLD.id));
     ELSE
         INSERT INTO changes (entity, op, key, data)
-        VALUES ('student', 'upsert', json_build_object('id', NEW.id), student_json(NEW));
+        VALUES ('student', 'upsert', id_key(NEW.id), student_json(NEW));
     END IF;
     RETURN NULL;
 END;
@@ -97,10 +109,10 @@ LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN
         INSERT INTO changes (entity, op, key)
-        VALUES ('course', 'delete', json_build_object('id', OLD.id));
+        VALUES ('course', 'delete', id_key(OLD.id));
     ELSE
         INSERT INTO changes (entity, op, key, data)
-        VALUES ('course', 'upsert', json_build_object('id', NEW.id), course_json(NEW));
+        VALUES ('course', 'upsert', id_key(NEW.id), course_json(NEW));
     END IF;
     RETURN NULL;
 END;

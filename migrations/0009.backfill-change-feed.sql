@@ -13,10 +13,10 @@ SET statement_timeout = '600s';
 DO $$ BEGIN PERFORM FROM change_feed_state FOR NO KEY UPDATE; END $$;
 
 WITH baseline AS (
-    SELECT 'student' AS entity, json_build_object('id', id) AS key, student_json(s) AS data
+    SELECT 'student' AS entity, id_key(id) AS key, student_json(s) AS data
     FROM students AS s
     UNION ALL
-    SELECT 'course', json_build_object('id', id), course_json(c) FROM courses AS c
+    SELECT 'course', id_key(id), course_json(c) FROM courses AS c
     UNION ALL
     SELECT 'enrollment', enrollment_key(student_id, course_id), enrollment_json(e)
     FROM student_courses AS e

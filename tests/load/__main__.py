@@ -24,7 +24,8 @@ import psycopg
 
 from service.migrations import apply_migrations
 from service.queries import SQL_DIR
-from tests.load import wrk
+from tests.load import feed, wrk
+from tests.load.feed import FeedFollower
 from tests.load.scheduler import autogroup_warning
 from tests.load.seed import Dataset, overbooked, seed
 from tests.postgres import postgres_server, scratch_database
@@ -33,6 +34,7 @@ from tests.running_service import RunningService, free_port
 PROJECT = Path(__file__).resolve().parents[2]
 KEY = os.environ.get("LOAD_API_KEY", "load-test-key")
 AUTH = '{["Authorization"] = "Bearer ' + KEY + '"}'
+HEADERS = {"Authorization": f"Bearer {KEY}"}
 SEED_RANDOM = "function init(args) math.randomseed(os.time() + math.floor(os.clock() * 1e6)) end\n"
 PAGE = 50
 
@@ -176,10 +178,12 @@ def worker_processes(pid: int) -> list[psutil.Process]:
 
 @dataclass(frozen=True)
 class Target:
-    """A server under load: where it listens and, when it runs here, its worker processes."""
+    """A server under load: where it listens and, when it runs here, its worker processes;
+    and what runs beside each load of it (the rush's feed follower)."""
 
     url: str
     workers: list[psutil.Process] = field(default_factory=list)
+    beside: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext
 
     def cpu_seconds(self) -> float:
         return sum(t.user + t.system for t in (w.cpu_times() for w in self.workers))
@@ -188,7 +192,8 @@ class Target:
 def measure(target: Target, lua: str, args: argparse.Namespace) -> wrk.Result:
     """One wrk run, with the server's CPU time per request when its workers are known."""
     before = target.cpu_seconds()
-    result = wrk.run(target.url, lua, seconds=args.seconds, connections=args.connections)
+    with target.beside():
+        result = wrk.run(target.url, lua, seconds=args.seconds, connections=args.connections)
     if target.workers and result.requests:
         cpu_ms = (target.cpu_seconds() - before) * 1000 / result.requests
         result = dataclasses.replace(result, server_cpu_ms=cpu_ms)
@@ -356,13 +361,16 @@ def median_round(results: list[wrk.Result]) -> wrk.Result:
 
 def run_native(
     args: argparse.Namespace,
-) -> tuple[dict[str, wrk.Result], ScenarioRounds, float, str]:
+) -> tuple[dict[str, wrk.Result], ScenarioRounds, float, str, FeedFollower]:
     """Seed a fresh database, start the service and the reference beside it, load both:
     the targets' scenarios in alternating rounds (ROUND_SCENARIOS), then the others once."""
     with seeded_service(args) as (url, data, service):
         reference_process, reference_url = start_reference(url, args.workers, service.log.parent)
         ours = Target(service.url, worker_processes(service.process.pid))
         reference = Target(reference_url, worker_processes(reference_process.pid))
+        follower = FeedFollower(service.url, HEADERS, probe_student_id=data.max_student_id)
+        # The rush, with a consumer of the change feed beside it (tests/load/feed.py).
+        followed = dataclasses.replace(ours, beside=follower.following)
         lua = scenarios(data)
         # Each rush starts with empty courses; what the one before left is checked first.
         checks: list[str] = []
@@ -379,7 +387,7 @@ def run_native(
             loads = {
                 REFERENCE: (reference, lua[A]),
                 A: (ours, lua[A]),
-                RUSH: (ours, lua[RUSH]),
+                RUSH: (followed, lua[RUSH]),
                 B: (ours, lua[B]),
             }
             rounds = [
@@ -393,7 +401,8 @@ def run_native(
             reference_process.wait(timeout=30)
         rate = pgbench_rate(url, data, args.seconds, clients=16)
         checks.append(url_check(url))
-        return results, rounds, rate, next((c for c in checks if not consistent(c)), checks[-1])
+        check = next((c for c in checks if not consistent(c)), checks[-1])
+        return results, rounds, rate, check, follower
 
 
 def url_check(url: str) -> str:
@@ -410,6 +419,7 @@ def report(
     rounds: ScenarioRounds,
     database_rate: float | None,
     check: str,
+    follower: FeedFollower | None = None,
 ) -> None:
     """The table, then the targets' figures. With rounds (ROUND_SCENARIOS side by side), a
     figure is the median of the rounds' own, which are listed: one run's p99 in particular
@@ -434,12 +444,23 @@ def report(
     print("ratios: " + "; ".join(ratios))
     for name in (A, B, REFERENCE) if with_reference else (A, B):
         print(figure(f"p99 / p50 for {name}", [tail(r[name]) for r in rounds], 1))
+    if follower is not None:
+        p50s, p99s = feed.summary(follower)
+        probes = sum(len(run) for run in follower.runs)
+        print(
+            "change feed, commit to a long-polling reader during the rush: "
+            + figure("p50 ms", p50s, 1)
+            + "; "
+            + figure("p99 ms", p99s, 1)
+            + f"; {probes} probes seen, {follower.missed} missed"
+        )
     deep = next(r for n, r in results.items() if n.startswith("c page"))
     print(f"deep page p50 / first page p50: {deep.p50_ms / results['c first page'].p50_ms:.2f}")
     print(f"after the rush: {check}")
     failed = [name for name, r in runs if r.errors or any(s >= 500 for s in r.statuses)]
-    if not consistent(check) or failed:
-        sys.exit(f"FAILED: {check}; 5xx or socket errors in {failed}")
+    missed = follower.missed if follower is not None else 0
+    if not consistent(check) or failed or missed:
+        sys.exit(f"FAILED: {check}; 5xx or socket errors in {failed}; {missed} probes missed")
 
 
 def figure(name: str, values: list[float], places: int = 2) -> str:
