@@ -47,11 +47,27 @@ LANGUAGE sql STABLE AS $$
     )
 $$;
 
--- Each object as the API shows it, for the triggers below and 0009's baseline. row_to_json
--- writes it compact, fields in this order. An enrollment has its own fields only: its
--- course's (the count) come in the course's own changes, so a replayed enrollment never
--- holds a stale count.
-CREATE OR REPLACE FUNCTION student_json(s students) RETURNS json
+-- What a change carries, by table (overloads: record_change() below calls the one for its
+-- row's type): its key, and the object as the API shows it, written compact and in this
+-- order by row_to_json. An enrollment carries its own fields only: its course's (the count)
+-- come in the course's own changes, so a replayed enrollment never holds a stale count.
+-- 0009's baseline uses them too.
+CREATE OR REPLACE FUNCTION feed_key(s students) RETURNS json
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT row_to_json(k) FROM (SELECT s.id) AS k
+$$;
+
+CREATE OR REPLACE FUNCTION feed_key(c courses) RETURNS json
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT row_to_json(k) FROM (SELECT c.id) AS k
+$$;
+
+CREATE OR REPLACE FUNCTION feed_key(e student_courses) RETURNS json
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT row_to_json(k) FROM (SELECT e.student_id, e.course_id) AS k
+$$;
+
+CREATE OR REPLACE FUNCTION feed_data(s students) RETURNS json
 LANGUAGE sql STABLE AS $$
     SELECT row_to_json(o) FROM (
         SELECT s.id, s.first_name, s.last_name, s.email,
@@ -60,7 +76,7 @@ LANGUAGE sql STABLE AS $$
     ) AS o
 $$;
 
-CREATE OR REPLACE FUNCTION course_json(c courses) RETURNS json
+CREATE OR REPLACE FUNCTION feed_data(c courses) RETURNS json
 LANGUAGE sql STABLE AS $$
     SELECT row_to_json(o) FROM (
         SELECT c.id, c.code, c.title, c.capacity, c.enrolled_count,
@@ -69,7 +85,7 @@ LANGUAGE sql STABLE AS $$
     ) AS o
 $$;
 
-CREATE OR REPLACE FUNCTION enrollment_json(e student_courses) RETURNS json
+CREATE OR REPLACE FUNCTION feed_data(e student_courses) RETURNS json
 LANGUAGE sql STABLE AS $$
     SELECT row_to_json(o) FROM (
         SELECT e.student_id, e.course_id, e.status,
@@ -78,56 +94,17 @@ LANGUAGE sql STABLE AS $$
     ) AS o
 $$;
 
-CREATE OR REPLACE FUNCTION id_key(id bigint) RETURNS json
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT row_to_json(k) FROM (SELECT id_key.id AS id) AS k
-$$;
-
-CREATE OR REPLACE FUNCTION enrollment_key(student_id bigint, course_id bigint) RETURNS json
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT row_to_json(k) FROM (
-        SELECT enrollment_key.student_id AS student_id, enrollment_key.course_id AS course_id
-    ) AS k
-$$;
-
-CREATE OR REPLACE FUNCTION record_student_change() RETURNS trigger
+-- One change per row inserted, updated or deleted; the entity's name is the trigger's
+-- argument. PL/pgSQL compiles a trigger function once per table, each with its row type,
+-- so feed_key() and feed_data() resolve to that table's.
+CREATE OR REPLACE FUNCTION record_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN
-        INSERT INTO changes (entity, op, key)
-        VALUES ('student', 'delete', id_key(OLD.id));
+        INSERT INTO changes (entity, op, key) VALUES (TG_ARGV[0], 'delete', feed_key(OLD));
     ELSE
         INSERT INTO changes (entity, op, key, data)
-        VALUES ('student', 'upsert', id_key(NEW.id), student_json(NEW));
-    END IF;
-    RETURN NULL;
-END;
-$$;
-
-CREATE OR REPLACE FUNCTION record_course_change() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'DELETE' THEN
-        INSERT INTO changes (entity, op, key)
-        VALUES ('course', 'delete', id_key(OLD.id));
-    ELSE
-        INSERT INTO changes (entity, op, key, data)
-        VALUES ('course', 'upsert', id_key(NEW.id), course_json(NEW));
-    END IF;
-    RETURN NULL;
-END;
-$$;
-
-CREATE OR REPLACE FUNCTION record_enrollment_change() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'DELETE' THEN
-        INSERT INTO changes (entity, op, key)
-        VALUES ('enrollment', 'delete', enrollment_key(OLD.student_id, OLD.course_id));
-    ELSE
-        INSERT INTO changes (entity, op, key, data)
-        VALUES ('enrollment', 'upsert', enrollment_key(NEW.student_id, NEW.course_id),
-                enrollment_json(NEW));
+        VALUES (TG_ARGV[0], 'upsert', feed_key(NEW), feed_data(NEW));
     END IF;
     RETURN NULL;
 END;
@@ -135,15 +112,15 @@ $$;
 
 CREATE OR REPLACE TRIGGER students_feed
 AFTER INSERT OR UPDATE OR DELETE ON students
-FOR EACH ROW EXECUTE FUNCTION record_student_change();
+FOR EACH ROW EXECUTE FUNCTION record_change('student');
 
 CREATE OR REPLACE TRIGGER courses_feed
 AFTER INSERT OR UPDATE OR DELETE ON courses
-FOR EACH ROW EXECUTE FUNCTION record_course_change();
+FOR EACH ROW EXECUTE FUNCTION record_change('course');
 
 CREATE OR REPLACE TRIGGER student_courses_feed
 AFTER INSERT OR UPDATE OR DELETE ON student_courses
-FOR EACH ROW EXECUTE FUNCTION record_enrollment_change();
+FOR EACH ROW EXECUTE FUNCTION record_change('enrollment');
 
 -- Gives feed positions, in id order, to up to `batch` changes that have committed; returns
 -- the last position handed out. One caller at a time (the state row's lock, held to commit),

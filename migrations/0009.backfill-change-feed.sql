@@ -13,13 +13,11 @@ SET statement_timeout = '600s';
 DO $$ BEGIN PERFORM FROM change_feed_state FOR NO KEY UPDATE; END $$;
 
 WITH baseline AS (
-    SELECT 'student' AS entity, id_key(id) AS key, student_json(s) AS data
-    FROM students AS s
+    SELECT 'student' AS entity, feed_key(s) AS key, feed_data(s) AS data FROM students AS s
     UNION ALL
-    SELECT 'course', id_key(id), course_json(c) FROM courses AS c
+    SELECT 'course', feed_key(c), feed_data(c) FROM courses AS c
     UNION ALL
-    SELECT 'enrollment', enrollment_key(student_id, course_id), enrollment_json(e)
-    FROM student_courses AS e
+    SELECT 'enrollment', feed_key(e), feed_data(e) FROM student_courses AS e
 ), numbered AS (
     INSERT INTO changes (position, entity, op, key, data)
     SELECT state.last_position + row_number() OVER (), entity, 'upsert', key, data
