@@ -1,5 +1,5 @@
-"""One INFO line, and a metric, for every enrollment, drop, completion and refused
-enrollment."""
+"""One INFO line, and a metric, for every enrollment, waitlisting, promotion, drop,
+completion and refused enrollment."""
 
 import logging
 from collections.abc import Iterator
@@ -46,6 +46,7 @@ class Attempt:
     student_id: int
     course_ids: list[int] = field(default_factory=list)
     created: bool = True
+    waitlisted: list[int] = field(default_factory=list)  # of course_ids, those waitlisted
 
 
 def _log(event: str, attempt: Attempt, **fields: object) -> None:
@@ -60,7 +61,8 @@ def _log(event: str, attempt: Attempt, **fields: object) -> None:
 
 @contextmanager
 def enrollment_attempt(student_id: int, course_ids: list[int] | None = None) -> Iterator[Attempt]:
-    """Logs `enrollment.created` when the block ends with new seats taken, or
+    """Logs `enrollment.created` when the block ends with new seats taken (and
+    `enrollment.waitlisted` for the courses that waitlisted instead), or
     `enrollment.rejected` with the reason when it raises a problem."""
     attempt = Attempt(student_id=student_id, course_ids=course_ids or [])
     try:
@@ -70,11 +72,23 @@ def enrollment_attempt(student_id: int, course_ids: list[int] | None = None) -> 
         metrics.enrollments_rejected.inc(reason)
         _log("enrollment.rejected", attempt, reason=reason, status=problem.status)
         raise
-    if attempt.created:
+    if not attempt.created:
+        return
+    if attempt.waitlisted:
+        queued = Attempt(attempt.student_id, attempt.waitlisted)
+        _log("enrollment.waitlisted", queued)
+        attempt.course_ids = [i for i in attempt.course_ids if i not in attempt.waitlisted]
+    if attempt.course_ids:
         metrics.enrollments_created.inc(amount=len(attempt.course_ids))
         _log("enrollment.created", attempt)
 
 
 def status_changed(student_id: int, course_id: int, status: str) -> None:
-    """`enrollment.dropped` or `enrollment.completed`."""
+    """`enrollment.dropped`, `enrollment.completed` or `enrollment.waitlisted`."""
     _log(f"enrollment.{status}", Attempt(student_id=student_id, course_ids=[course_id]))
+
+
+def promoted(pairs: list[tuple[int, int]]) -> None:
+    """One `enrollment.promoted` for each pair a freed seat went to; `actor` is who freed it."""
+    for student_id, course_id in pairs:
+        _log("enrollment.promoted", Attempt(student_id=student_id, course_ids=[course_id]))

@@ -29,24 +29,31 @@
 -- from turning it back into a join) was planned afresh on every call instead, as a fresh
 -- plan does know the length; `(SELECT ...)` hides the length from every plan alike.
 WITH seen AS (
-    SELECT c.id, c.code, c.title, c.capacity, c.enrolled_count, c.created_at, c.updated_at,
+    SELECT c.id, c.code, c.title, c.capacity, c.enrolled_count, c.waitlist_capacity,
+           c.waitlisted_count, c.created_at, c.updated_at,
            sc.enrolled_at, sc.status,
            coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at,
-           c.capacity IS NOT NULL AND c.enrolled_count >= c.capacity AS is_full
+           waitlist_position(sc.course_id, sc.waitlist_ticket) AS waitlist_position,
+           c.capacity IS NOT NULL AND c.enrolled_count >= c.capacity AS is_full,
+           c.waitlisted_count >= c.waitlist_capacity AS queue_full
     FROM unnest((SELECT :course_ids::bigint[])) AS asked (id)
     JOIN LATERAL (
-        SELECT id, code, title, capacity, enrolled_count, created_at, updated_at
+        SELECT id, code, title, capacity, enrolled_count, waitlist_capacity, waitlisted_count,
+               created_at, updated_at
         FROM courses
         WHERE id = asked.id
         LIMIT 1
     ) AS c ON true
     LEFT JOIN student_courses AS sc
-        ON sc.student_id = :student_id AND sc.course_id = c.id AND sc.status = 'enrolled'
+        ON sc.student_id = :student_id AND sc.course_id = c.id
+           AND sc.status IN ('enrolled', 'waitlisted')
 ),
 worth_locking AS (
     SELECT EXISTS (SELECT FROM students WHERE id = :student_id)
            AND count(*) = cardinality(:course_ids::bigint[])
-           AND coalesce(bool_and(enrolled_at IS NULL AND NOT is_full), false) AS yes
+           AND coalesce(
+               bool_and(status IS NULL AND (NOT is_full OR (:waitlist AND NOT queue_full))),
+               false) AS yes
     FROM seen
 ),
 student AS (
@@ -59,45 +66,57 @@ student AS (
     FOR KEY SHARE
 ),
 locked AS (
-    SELECT c.id, c.code, c.title, c.capacity, c.enrolled_count, c.created_at, c.updated_at,
+    SELECT c.id, c.code, c.title, c.capacity, c.enrolled_count, c.waitlist_capacity,
+           c.waitlisted_count, c.created_at, c.updated_at,
            sc.enrolled_at, sc.status,
            coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at,
-           c.capacity IS NOT NULL AND c.enrolled_count >= c.capacity AS is_full
+           waitlist_position(sc.course_id, sc.waitlist_ticket) AS waitlist_position,
+           c.capacity IS NOT NULL AND c.enrolled_count >= c.capacity AS is_full,
+           c.waitlisted_count >= c.waitlist_capacity AS queue_full
     FROM courses AS c
     LEFT JOIN student_courses AS sc
-        ON sc.student_id = :student_id AND sc.course_id = c.id AND sc.status = 'enrolled'
+        ON sc.student_id = :student_id AND sc.course_id = c.id
+           AND sc.status IN ('enrolled', 'waitlisted')
     WHERE c.id = ANY(:course_ids::bigint[]) AND EXISTS (SELECT FROM student)
     ORDER BY c.id
     FOR UPDATE OF c
 ),
 verdict AS (
     SELECT count(*) = cardinality(:course_ids::bigint[])
-           AND bool_and(enrolled_at IS NULL AND NOT is_full) AS can_enroll
+           AND bool_and(status IS NULL AND (NOT is_full OR (:waitlist AND NOT queue_full)))
+           AS can_enroll
     FROM locked
 ),
 added AS (
-    INSERT INTO student_courses (student_id, course_id)
-    SELECT :student_id, id
+    INSERT INTO student_courses (student_id, course_id, status)
+    SELECT :student_id, id, CASE WHEN is_full THEN 'waitlisted' ELSE 'enrolled' END
     FROM locked
     WHERE (SELECT can_enroll FROM verdict)
     ORDER BY id
-    ON CONFLICT (student_id, course_id) DO UPDATE SET status = 'enrolled'
+    ON CONFLICT (student_id, course_id) DO UPDATE SET status = excluded.status
     RETURNING course_id, enrolled_at, status, status_changed_at
 )
 SELECT l.id, l.code, l.title, l.capacity,
-       l.enrolled_count + (a.course_id IS NOT NULL)::int AS enrolled_count,
+       l.enrolled_count + (a.status = 'enrolled')::int AS enrolled_count,
+       l.waitlist_capacity,
+       l.waitlisted_count + (a.status = 'waitlisted')::int AS waitlisted_count,
        l.created_at, l.updated_at,
        coalesce(a.enrolled_at, l.enrolled_at) AS enrolled_at,
        coalesce(a.status, l.status) AS status,
        coalesce(a.status_changed_at, l.status_changed_at) AS status_changed_at,
-       l.status IS NOT NULL AS was_enrolled,
+       CASE WHEN a.status = 'waitlisted' THEN l.waitlisted_count + 1
+            WHEN a.status IS NULL THEN l.waitlist_position END AS waitlist_position,
+       l.status IS NOT NULL AS was_held,
        l.is_full,
+       l.queue_full,
        true AS under_lock
 FROM student AS s
 LEFT JOIN (locked AS l LEFT JOIN added AS a ON a.course_id = l.id) ON true
 UNION ALL
-SELECT v.id, v.code, v.title, v.capacity, v.enrolled_count, v.created_at, v.updated_at,
-       v.enrolled_at, v.status, v.status_changed_at, v.status IS NOT NULL, v.is_full, false
+SELECT v.id, v.code, v.title, v.capacity, v.enrolled_count, v.waitlist_capacity,
+       v.waitlisted_count, v.created_at, v.updated_at, v.enrolled_at, v.status,
+       v.status_changed_at, v.waitlist_position, v.status IS NOT NULL, v.is_full, v.queue_full,
+       false
 FROM students AS s
 LEFT JOIN seen AS v ON true
 WHERE s.id = :student_id AND NOT (SELECT yes FROM worth_locking)
@@ -108,13 +127,14 @@ ORDER BY id;
 -- the cursor's id, in one round trip: no row when the student is unknown, one row of NULLs
 -- when the page is empty.
 SELECT page.id, page.code, page.title, page.capacity, page.enrolled_count,
-       page.created_at, page.updated_at, page.enrolled_at, page.status,
-       page.status_changed_at
+       page.waitlist_capacity, page.waitlisted_count, page.created_at, page.updated_at,
+       page.enrolled_at, page.status, page.status_changed_at, page.waitlist_position
 FROM students AS s
 LEFT JOIN LATERAL (
-    SELECT c.id, c.code, c.title, c.capacity, c.enrolled_count, c.created_at, c.updated_at,
-           sc.enrolled_at, sc.status,
-           coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at
+    SELECT c.id, c.code, c.title, c.capacity, c.enrolled_count, c.waitlist_capacity,
+           c.waitlisted_count, c.created_at, c.updated_at, sc.enrolled_at, sc.status,
+           coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at,
+           waitlist_position(sc.course_id, sc.waitlist_ticket) AS waitlist_position
     FROM student_courses AS sc
     JOIN courses AS c ON c.id = sc.course_id
     WHERE sc.student_id = s.id AND sc.course_id > :after_id
@@ -130,12 +150,14 @@ ORDER BY page.id;
 -- the cursor's id, in one round trip: no row when the course is unknown, one row of NULLs
 -- when the page is empty.
 SELECT page.id, page.first_name, page.last_name, page.email, page.created_at,
-       page.updated_at, page.enrolled_at, page.status, page.status_changed_at
+       page.updated_at, page.enrolled_at, page.status, page.status_changed_at,
+       page.waitlist_position
 FROM courses AS c
 LEFT JOIN LATERAL (
     SELECT s.id, s.first_name, s.last_name, s.email, s.created_at, s.updated_at,
            sc.enrolled_at, sc.status,
-           coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at
+           coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at,
+           waitlist_position(sc.course_id, sc.waitlist_ticket) AS waitlist_position
     FROM student_courses AS sc
     JOIN students AS s ON s.id = sc.student_id
     WHERE sc.course_id = c.id AND sc.student_id > :after_id
@@ -164,9 +186,10 @@ RETURNING status;
 
 -- name: select-enrollment
 -- The pair's enrollment view, whatever its status, or no row when it has never existed.
-SELECT c.id, c.code, c.title, c.capacity, c.enrolled_count, c.created_at, c.updated_at,
-       sc.enrolled_at, sc.status,
-       coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at
+SELECT c.id, c.code, c.title, c.capacity, c.enrolled_count, c.waitlist_capacity,
+       c.waitlisted_count, c.created_at, c.updated_at, sc.enrolled_at, sc.status,
+       coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at,
+       waitlist_position(sc.course_id, sc.waitlist_ticket) AS waitlist_position
 FROM student_courses AS sc
 JOIN courses AS c ON c.id = sc.course_id
 WHERE sc.student_id = :student_id AND sc.course_id = :course_id;
@@ -190,3 +213,8 @@ ORDER BY page.id;
 -- name: select-student-exists
 -- Whether the student exists, without locking it.
 SELECT EXISTS (SELECT 1 FROM students WHERE id = :student_id);
+
+-- name: select-promoted
+-- The pairs this transaction promoted from a waitlist, as promote_waitlisted()
+-- (migrations/0010) lists them: "student:course,...", or NULL.
+SELECT current_setting('enrollment.promoted', true);

@@ -49,14 +49,17 @@ RETURNING id;
 -- chose to hash the whole courses table on every call, and the statement took 1.8x as long
 -- (README "Performance"). LIMIT 1 keeps the subquery from being folded back into a join.
 SELECT s.id, s.first_name, s.last_name, s.email, s.created_at, s.updated_at,
-       c.id AS course_id, c.code, c.title, c.capacity, c.enrolled_count,
-       c.created_at AS course_created_at, c.updated_at AS course_updated_at, sc.enrolled_at,
-       sc.status, coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at
+       c.id AS course_id, c.code, c.title, c.capacity, c.enrolled_count, c.waitlist_capacity,
+       c.waitlisted_count, c.created_at AS course_created_at,
+       c.updated_at AS course_updated_at, sc.enrolled_at, sc.status,
+       coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at,
+       waitlist_position(sc.course_id, sc.waitlist_ticket) AS waitlist_position
 FROM students AS s
 LEFT JOIN student_courses AS sc
     ON sc.student_id = s.id AND sc.status IN ('enrolled', 'waitlisted')
 LEFT JOIN LATERAL (
-    SELECT id, code, title, capacity, enrolled_count, created_at, updated_at
+    SELECT id, code, title, capacity, enrolled_count, waitlist_capacity, waitlisted_count,
+           created_at, updated_at
     FROM courses
     WHERE id = sc.course_id
     LIMIT 1

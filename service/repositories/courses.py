@@ -8,7 +8,8 @@ from service.database import Database
 from service.pagination import PageRequest
 from service.problems import Conflict
 from service.queries import load_queries
-from service.repositories import as_dict, as_dicts
+from service.repositories import as_dict, as_dicts, enrollments
+from service.repositories.enrollments import Promotions
 
 SQL = load_queries("courses")
 Course = dict[str, Any]
@@ -18,12 +19,18 @@ def _code_taken(code: str) -> Conflict:
     return Conflict(f"a course with code {code!r} already exists")
 
 
-async def create_course(db: Database, *, code: str, title: str, capacity: int | None) -> Course:
+async def create_course(
+    db: Database, *, code: str, title: str, capacity: int | None, waitlist_capacity: int
+) -> Course:
     """The new course; Conflict when the code is taken, ignoring case."""
     async with db.connection() as conn:
         try:
             row = await SQL["insert-course"].fetchrow(
-                conn, code=code, title=title, capacity=capacity
+                conn,
+                code=code,
+                title=title,
+                capacity=capacity,
+                waitlist_capacity=waitlist_capacity,
             )
         except asyncpg.UniqueViolationError:
             raise _code_taken(code) from None
@@ -51,26 +58,41 @@ async def list_courses(db: Database, *, page: PageRequest, code: str | None) -> 
     return as_dicts(rows)
 
 
-async def update_course(db: Database, *, course_id: int, changes: dict[str, Any]) -> Course | None:
-    """The changed course, None when unknown; Conflict on a taken code or a capacity below
-    the students already enrolled."""
+async def update_course(
+    db: Database, *, course_id: int, changes: dict[str, Any]
+) -> tuple[Course | None, Promotions]:
+    """The changed course, None when unknown; Conflict on a taken code, a capacity below
+    the students enrolled or a waitlist_capacity below those waiting. A raised capacity
+    promotes waitlisted students in the same transaction: the pairs promoted come second."""
     if not changes:  # nothing to change, so updated_at stays as it was
-        return await get_course(db, course_id=course_id)
-    values = {"code": None, "title": None, "capacity": None, **changes}
-    async with db.connection() as conn:
+        return await get_course(db, course_id=course_id), []
+    values: dict[str, Any] = {"code": None, "title": None, "capacity": None}
+    values |= {"waitlist_capacity": None, **changes}
+    async with db.transaction() as conn:
         try:
-            row = await SQL["update-course"].fetchrow(
+            updated = await SQL["update-course"].fetchval(
                 conn, course_id=course_id, set_capacity="capacity" in changes, **values
             )
         except asyncpg.UniqueViolationError:
             raise _code_taken(values["code"]) from None
         except asyncpg.CheckViolationError as error:
-            if error.constraint_name != "courses_enrolled_within_capacity":
-                raise
-            raise Conflict(
-                f"capacity {values['capacity']} is below the number of students enrolled"
-            ) from None
-    return as_dict(row) if row else None
+            raise _below_count(error, values) from None
+        if updated is None:
+            return None, []
+        promoted = await enrollments.promoted_in_this_transaction(conn)
+        row = await SQL["select-course-by-id"].fetchrow(conn, course_id=course_id)
+    return (as_dict(row) if row else None), promoted
+
+
+def _below_count(error: asyncpg.CheckViolationError, values: dict[str, Any]) -> Exception:
+    if error.constraint_name == "courses_enrolled_within_capacity":
+        return Conflict(f"capacity {values['capacity']} is below the number of students enrolled")
+    if error.constraint_name == "courses_waitlisted_within_capacity":
+        return Conflict(
+            f"waitlist_capacity {values['waitlist_capacity']} is below the number of "
+            "students waitlisted"
+        )
+    return error
 
 
 async def delete_course(db: Database, *, course_id: int) -> bool:

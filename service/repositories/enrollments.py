@@ -36,17 +36,21 @@ from service.repositories import as_dicts
 
 SQL = load_queries("enrollments")
 EnrollmentView = dict[str, Any]
+Promotions = list[tuple[int, int]]  # (student_id, course_id) of each pair promoted
 VIEW_FIELDS = (
     "id",
     "code",
     "title",
     "capacity",
     "enrolled_count",
+    "waitlist_capacity",
+    "waitlisted_count",
     "created_at",
     "updated_at",
     "enrolled_at",
     "status",
     "status_changed_at",
+    "waitlist_position",
 )
 # Where each status a caller may ask for can be reached from (API.md "Enrollment lifecycle").
 MOVES_FROM = {"dropped": ["enrolled", "waitlisted"], "completed": ["enrolled"]}
@@ -55,10 +59,11 @@ MOVES_FROM = {"dropped": ["enrolled", "waitlisted"], "completed": ["enrolled"]}
 @dataclass(frozen=True)
 class Attempt:
     """What the enroll statement found (under its locks when it tried for a seat), and what
-    it inserted."""
+    it inserted; `waitlist` whether a full course's waitlist could take the student."""
 
     requested: list[int]
     rows: list[asyncpg.Record]
+    waitlist: bool
 
     @property
     def unknown(self) -> list[int]:
@@ -66,33 +71,45 @@ class Attempt:
         return [i for i in self.requested if i not in found]
 
     @property
-    def enrolled(self) -> list[int]:
-        return [row["id"] for row in self.rows if row["was_enrolled"]]
+    def held(self) -> list[int]:
+        """The courses the student was already enrolled or waitlisted in."""
+        return [row["id"] for row in self.rows if row["was_held"]]
+
+    def _refused_as_full(self, row: asyncpg.Record) -> bool:
+        return bool(row["is_full"]) and (not self.waitlist or row["queue_full"])
 
     @property
     def filled_meanwhile(self) -> bool:
-        """Whether a course the snapshot saw with a seat was full once locked: taken by a
+        """Whether a course the snapshot saw with room was full once locked: taken by a
         concurrent request, perhaps for this same pair, which the snapshot cannot tell."""
-        return any(row["under_lock"] and row["is_full"] for row in self.rows)
+        return any(row["under_lock"] and self._refused_as_full(row) for row in self.rows)
 
     @property
     def full(self) -> list[int]:
-        return [row["id"] for row in self.rows if row["is_full"] and not row["was_enrolled"]]
+        return [
+            row["id"] for row in self.rows if self._refused_as_full(row) and not row["was_held"]
+        ]
+
+    @property
+    def waitlisted(self) -> bool:
+        return any(row["status"] == "waitlisted" for row in self.rows)
 
     def views(self) -> list[EnrollmentView]:
         return [{name: row[name] for name in VIEW_FIELDS} for row in self.rows]
 
 
 async def _attempt(
-    conn: Connection, lock_timeout: str, student_id: int, course_ids: list[int]
+    conn: Connection, lock_timeout: str, student_id: int, course_ids: list[int], waitlist: bool
 ) -> Attempt:
     """Run the enroll statement (one round trip, committed on its own); NotFound for an
-    unknown student. It inserts nothing unless every course is known, not held and not full."""
+    unknown student. It inserts nothing unless every course is known, not held and has a
+    seat, or, with `waitlist`, room on its waitlist."""
     try:
         rows = await SQL["enroll"].fetch(
             conn,
             student_id=student_id,
             course_ids=course_ids,
+            waitlist=waitlist,
             lock_timeout=lock_timeout,
             **_who(),
         )
@@ -105,7 +122,7 @@ async def _attempt(
         raise DatabaseConflict("a concurrent request enrolled the same student") from None
     if not rows:
         raise NotFound(f"student {student_id} does not exist")
-    attempt = Attempt(course_ids, [row for row in rows if row["id"] is not None])
+    attempt = Attempt(course_ids, [row for row in rows if row["id"] is not None], waitlist)
     if attempt.filled_meanwhile:
         # Run again (run_statement does): a fresh snapshot answers 200 if the seat is this
         # pair's, or refuses as full without a lock.
@@ -114,13 +131,15 @@ async def _attempt(
 
 
 async def enroll_student(
-    db: Database, *, student_id: int, course_ids: list[int]
-) -> list[EnrollmentView]:
+    db: Database, *, student_id: int, course_ids: list[int], waitlist: bool
+) -> tuple[list[EnrollmentView], bool]:
     """Enroll in every course or none, checking in API.md's order: unknown student (404),
-    unknown courses (422), already enrolled (409), full (409)."""
+    unknown courses (422), already enrolled or waitlisted (409), full (409); with
+    `waitlist`, a full course with room on its waitlist waitlists the student. The views,
+    and whether any course waitlisted."""
 
-    async def enroll(conn: Connection, lock_timeout: str) -> list[EnrollmentView]:
-        attempt = await _attempt(conn, lock_timeout, student_id, course_ids)
+    async def enroll(conn: Connection, lock_timeout: str) -> tuple[list[EnrollmentView], bool]:
+        attempt = await _attempt(conn, lock_timeout, student_id, course_ids, waitlist)
         if unknown := attempt.unknown:
             raise UnknownCourses(
                 [
@@ -128,11 +147,13 @@ async def enroll_student(
                     for i in unknown
                 ]
             )
-        if enrolled := attempt.enrolled:
-            raise AlreadyEnrolled(f"already enrolled in courses {enrolled}", course_ids=enrolled)
+        if held := attempt.held:
+            raise AlreadyEnrolled(
+                f"already enrolled or waitlisted in courses {held}", course_ids=held
+            )
         if full := attempt.full:
             raise CourseFull(f"no seats left in courses {full}", course_ids=full)
-        return attempt.views()
+        return attempt.views(), attempt.waitlisted
 
     return await db.run_statement(enroll)
 
@@ -140,13 +161,14 @@ async def enroll_student(
 async def enroll_in_course(
     db: Database, *, student_id: int, course_id: int
 ) -> tuple[EnrollmentView, bool]:
-    """The enrollment view and whether it is new; enrolling twice is not an error here."""
+    """The enrollment view (enrolled, or waitlisted when the course is full and its waitlist
+    has room) and whether it is new; asking twice is not an error here."""
 
     async def enroll(conn: Connection, lock_timeout: str) -> tuple[EnrollmentView, bool]:
-        attempt = await _attempt(conn, lock_timeout, student_id, [course_id])
+        attempt = await _attempt(conn, lock_timeout, student_id, [course_id], waitlist=True)
         if attempt.unknown:
             raise NotFound(f"course {course_id} does not exist")
-        created = not attempt.enrolled
+        created = not attempt.held
         if created and attempt.full:
             raise CourseFull(f"no seats left in course {course_id}", course_ids=[course_id])
         (view,) = attempt.views()
@@ -160,11 +182,20 @@ def _who() -> dict[str, str]:
     return {"actor": context.actor.get(), "request_id": context.request_id.get() or ""}
 
 
+async def promoted_in_this_transaction(conn: Connection) -> Promotions:
+    """The pairs the triggers promoted from a waitlist in the enclosing transaction, when
+    a seat it freed went to the longest-waiting student (migrations/0010)."""
+    listed = await SQL["select-promoted"].fetchval(conn)
+    pairs = (pair.split(":") for pair in (listed or "").split(",") if pair)
+    return [(int(student_id), int(course_id)) for student_id, course_id in pairs]
+
+
 async def change_status(
     db: Database, *, student_id: int, course_id: int, status: str, reason: str | None
-) -> EnrollmentView:
-    """Move the pair to `status` (dropped or completed) and return its view: NotFound when
-    it has never existed, InvalidTransition when its status does not allow the move."""
+) -> tuple[EnrollmentView, Promotions]:
+    """Move the pair to `status` (dropped or completed) and return its view and whom the
+    freed seat went to: NotFound when it has never existed, InvalidTransition when its
+    status does not allow the move."""
     async with db.transaction() as conn:
         await SQL["set-change-context"].fetchrow(conn, reason=reason or "", **_who())
         moved = await SQL["change-enrollment-status"].fetchval(
@@ -177,6 +208,7 @@ async def change_status(
         view = await SQL["select-enrollment"].fetchrow(
             conn, student_id=student_id, course_id=course_id
         )
+        promoted = await promoted_in_this_transaction(conn)
     if view is None:
         raise NotFound(f"student {student_id} has never enrolled in course {course_id}")
     if moved is None:
@@ -184,18 +216,19 @@ async def change_status(
             f"an enrollment that is {view['status']} cannot become {status}",
             current_status=view["status"],
         )
-    return dict(view)
+    return dict(view), promoted
 
 
-async def drop(db: Database, *, student_id: int, course_id: int) -> bool:
-    """Whether the student held a seat (or a waitlist place) in the course, now dropped."""
+async def drop(db: Database, *, student_id: int, course_id: int) -> Promotions | None:
+    """Whom the freed seat went to, when the student held a seat (or a waitlist place) in
+    the course, now dropped; None when not."""
     try:
-        await change_status(
+        _, promoted = await change_status(
             db, student_id=student_id, course_id=course_id, status="dropped", reason=None
         )
     except (NotFound, InvalidTransition):
-        return False
-    return True
+        return None
+    return promoted
 
 
 async def student_exists(db: Database, *, student_id: int) -> bool:

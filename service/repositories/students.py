@@ -8,7 +8,8 @@ from service.database import Database
 from service.pagination import PageRequest
 from service.problems import Conflict
 from service.queries import load_queries
-from service.repositories import as_dict, as_dicts
+from service.repositories import as_dict, as_dicts, enrollments
+from service.repositories.enrollments import Promotions
 
 SQL = load_queries("students")
 Student = dict[str, Any]
@@ -57,11 +58,14 @@ def student_with_courses(rows: list[asyncpg.Record]) -> Student:
             "title": row["title"],
             "capacity": row["capacity"],
             "enrolled_count": row["enrolled_count"],
+            "waitlist_capacity": row["waitlist_capacity"],
+            "waitlisted_count": row["waitlisted_count"],
             "created_at": row["course_created_at"],
             "updated_at": row["course_updated_at"],
             "enrolled_at": row["enrolled_at"],
             "status": row["status"],
             "status_changed_at": row["status_changed_at"],
+            "waitlist_position": row["waitlist_position"],
         }
         for row in rows
         if row["course_id"] is not None
@@ -98,7 +102,10 @@ async def update_student(
     return as_dict(row) if row else None
 
 
-async def delete_student(db: Database, *, student_id: int) -> bool:
-    """Whether a student was deleted; its enrollments go with it."""
-    async with db.connection() as conn:
-        return await SQL["delete-student"].fetchval(conn, student_id=student_id) is not None
+async def delete_student(db: Database, *, student_id: int) -> Promotions | None:
+    """Whom the seats it freed went to when the student was deleted (its enrollments go
+    with it); None when it was unknown."""
+    async with db.transaction() as conn:
+        if await SQL["delete-student"].fetchval(conn, student_id=student_id) is None:
+            return None
+        return await enrollments.promoted_in_this_transaction(conn)

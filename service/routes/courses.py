@@ -4,6 +4,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from service import audit
 from service.idempotency import idempotent
 from service.pagination import page_of, parse_page_request
 from service.problems import NotFound
@@ -49,11 +50,12 @@ async def get_course(request: Request) -> Response:
 async def update_course(request: Request) -> Response:
     course_id = path_id(request, "course_id")
     body = validate(CourseUpdate, await read_json(request))
-    course = await courses.update_course(
+    course, promoted = await courses.update_course(
         request.state.db, course_id=course_id, changes=body.changes()
     )
     if course is None:
         raise _not_found(course_id)
+    audit.promoted(promoted)
     return JSONResponse(course)
 
 

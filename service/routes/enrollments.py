@@ -41,10 +41,14 @@ async def enroll_student(request: Request) -> Response:
     with audit.enrollment_attempt(student_id) as attempt:
         body = await _enrollment_body(request, student_id)
         attempt.course_ids = body.course_ids
-        views = await enrollments.enroll_student(
-            request.state.db, student_id=student_id, course_ids=body.course_ids
+        views, waitlisted = await enrollments.enroll_student(
+            request.state.db,
+            student_id=student_id,
+            course_ids=body.course_ids,
+            waitlist=body.waitlist,
         )
-    return JSONResponse({"items": views}, status_code=201)
+        attempt.waitlisted = [v["id"] for v in views if v["status"] == "waitlisted"]
+    return JSONResponse({"items": views}, status_code=202 if waitlisted else 201)
 
 
 async def enroll_in_course(request: Request) -> Response:
@@ -54,7 +58,11 @@ async def enroll_in_course(request: Request) -> Response:
         view, attempt.created = await enrollments.enroll_in_course(
             request.state.db, student_id=student_id, course_id=course_id
         )
-    return JSONResponse(view, status_code=201 if attempt.created else 200)
+        waitlisted = view["status"] == "waitlisted"
+        attempt.waitlisted = [course_id] if waitlisted else []
+    if not attempt.created:
+        return JSONResponse(view, status_code=200)
+    return JSONResponse(view, status_code=202 if waitlisted else 201)
 
 
 async def list_student_courses(request: Request) -> Response:
@@ -72,9 +80,11 @@ async def list_student_courses(request: Request) -> Response:
 async def drop_course(request: Request) -> Response:
     student_id = path_id(request, "student_id")
     course_id = path_id(request, "course_id")
-    if not await enrollments.drop(request.state.db, student_id=student_id, course_id=course_id):
+    promoted = await enrollments.drop(request.state.db, student_id=student_id, course_id=course_id)
+    if promoted is None:
         raise NotFound(f"student {student_id} is not enrolled in course {course_id}")
     audit.status_changed(student_id, course_id, "dropped")
+    audit.promoted(promoted)
     return no_content()
 
 
@@ -82,10 +92,11 @@ async def change_enrollment_status(request: Request) -> Response:
     student_id = path_id(request, "student_id")
     course_id = path_id(request, "course_id")
     body = validate(EnrollmentStatusChange, await read_json(request))
-    view = await enrollments.change_status(
+    view, promoted = await enrollments.change_status(
         request.state.db, student_id=student_id, course_id=course_id, **body.model_dump()
     )
     audit.status_changed(student_id, course_id, body.status)
+    audit.promoted(promoted)
     return JSONResponse(view)
 
 

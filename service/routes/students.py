@@ -4,6 +4,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from service import audit
 from service.idempotency import idempotent
 from service.pagination import page_of, parse_page_request
 from service.problems import NotFound
@@ -59,8 +60,10 @@ async def update_student(request: Request) -> Response:
 
 async def delete_student(request: Request) -> Response:
     student_id = path_id(request, "student_id")
-    if not await students.delete_student(request.state.db, student_id=student_id):
+    promoted = await students.delete_student(request.state.db, student_id=student_id)
+    if promoted is None:
         raise _not_found(student_id)
+    audit.promoted(promoted)
     return no_content()
 
 

@@ -15,6 +15,7 @@ class CourseCreate(Body):
     code: Code
     title: Title
     capacity: Capacity | None = None
+    waitlist_capacity: Capacity = 0
 
 
 class CourseUpdate(Patch):
@@ -23,3 +24,4 @@ class CourseUpdate(Patch):
     code: Code | None = None
     title: Title | None = None
     capacity: Capacity | None = None
+    waitlist_capacity: Capacity | None = None

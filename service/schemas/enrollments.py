@@ -12,6 +12,8 @@ CourseId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 class EnrollmentCreate(Body):
     course_ids: Annotated[list[CourseId], Field(min_length=1, max_length=50)]
+    # Whether a full course with room on its waitlist waitlists the student (else: 409).
+    waitlist: bool = False
 
     @field_validator("course_ids")
     @classmethod

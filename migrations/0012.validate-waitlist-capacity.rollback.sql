@@ -1,0 +1,2 @@
+-- Nothing to undo: validating changed no schema, and 0010's rollback drops the constraint.
+SELECT 1;
