@@ -70,7 +70,9 @@ BEGIN
         FROM student_courses AS sc
         WHERE sc.course_id = course AND sc.status = 'waitlisted'
         ORDER BY sc.waitlist_ticket
-        LIMIT (SELECT greatest(capacity - enrolled_count, 0) FROM courses WHERE id = course)
+        -- No limit without a capacity (greatest() would turn NULL into 0).
+        LIMIT (SELECT CASE WHEN capacity IS NOT NULL THEN greatest(capacity - enrolled_count, 0) END
+               FROM courses WHERE id = course)
     ), moved AS (
         UPDATE student_courses AS sc SET status = 'enrolled'
         FROM next

@@ -1,6 +1,6 @@
 """Replaying the change feed from the start into empty collections yields the live state,
-after a concurrent mixed load of every kind of write (API.md v1.1 "Change feed"); and every
-pair's history accounts for its status."""
+after a concurrent mixed load of every kind of write, waitlists and promotions included
+(API.md v1.1 "Change feed"); and every pair's history accounts for its status."""
 
 import asyncio
 import random
@@ -18,19 +18,24 @@ OPERATIONS_EACH = 40
 
 
 async def mixed_load(client: httpx.AsyncClient, seed: int) -> None:
-    """One caller's random walk over creates, enrollments, drops, completions,
-    re-enrollments, capacity changes and deletes of a small shared world."""
+    """One caller's random walk over creates, enrollments, waitlistings, drops (promoting
+    the waiting), completions, re-enrollments, capacity changes and deletes of a small
+    shared world."""
     chance = random.Random(seed)
     students = [(await make_student(client))["id"] for _ in range(4)]
-    courses = [(await make_course(client, capacity=chance.randint(1, 4)))["id"] for _ in range(2)]
+    courses = [
+        (await make_course(client, capacity=chance.randint(1, 3), waitlist_capacity=2))["id"]
+        for _ in range(2)
+    ]
     for _ in range(OPERATIONS_EACH):
         student, course = chance.choice(students), chance.choice(courses)
         pair = f"/students/{student}/courses/{course}"
         match chance.randrange(10):
             case 0 | 1 | 2:
-                await client.put(pair)  # enrolls, or re-enrolls a dropped or completed pair
+                await client.put(pair)  # enrolls, waitlists, or re-enrolls a dropped pair
             case 3:
-                await client.post(f"/students/{student}/courses", json={"course_ids": courses})
+                body = {"course_ids": courses, "waitlist": chance.random() < 0.5}
+                await client.post(f"/students/{student}/courses", json=body)
             case 4:
                 await client.delete(pair)
             case 5:
@@ -90,7 +95,9 @@ async def test_replaying_the_feed_yields_the_live_state_after_a_concurrent_mixed
         (e, op) for e in ("student", "course", "enrollment") for op in ("upsert", "delete")
     }
     statuses = {data["status"] for data in state["enrollment"].values()}
-    assert {"enrolled", "dropped", "completed"} <= statuses
+    assert {"enrolled", "waitlisted", "dropped", "completed"} <= statuses
+    actions = await conn.fetch("SELECT DISTINCT action FROM enrollment_events")
+    assert "promoted" in {row["action"] for row in actions}
 
 
 async def test_every_pairs_history_accounts_for_its_status(conn: asyncpg.Connection) -> None:
