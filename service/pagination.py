@@ -60,8 +60,9 @@ def bounded_integer(
     return default
 
 
-def parse_page_request(query: QueryParams) -> PageRequest:
-    """Read `limit` and `cursor`, or raise 422 naming each bad parameter."""
+def parse_page_request(query: QueryParams, prefix: str = _CURSOR_PREFIX) -> PageRequest:
+    """Read `limit` and `cursor` (one of `prefix`'s kind), or raise 422 naming each bad
+    parameter."""
     errors: list[Any] = []
     limit = bounded_integer(
         query, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT, errors=errors
@@ -70,7 +71,7 @@ def parse_page_request(query: QueryParams) -> PageRequest:
     raw_cursor = query.get("cursor")
     if raw_cursor is not None:
         try:
-            after_id = decode_cursor(raw_cursor)
+            after_id = decode_cursor(raw_cursor, prefix)
         except ValueError:
             errors.append(parameter_error("cursor", "is not a cursor returned by this service"))
     if errors:
@@ -78,9 +79,16 @@ def parse_page_request(query: QueryParams) -> PageRequest:
     return PageRequest(limit=limit, after_id=after_id)
 
 
-def page_of(items: list[Any], page: PageRequest) -> dict[str, Any]:
-    """The collection body from up to `limit + 1` rows: the extra row only says more exist."""
+def page_of(
+    items: list[Any], page: PageRequest, key: str = "id", prefix: str = _CURSOR_PREFIX
+) -> dict[str, Any]:
+    """The collection body from up to `limit + 1` rows: the extra row only says more exist.
+    The cursor resumes after the last item's `key`; a key other than `id` is the order's
+    own (a queue's ticket), taken out of the items."""
     has_more = len(items) > page.limit
     shown = items[: page.limit]
-    next_cursor = encode_cursor(shown[-1]["id"]) if has_more else None
+    next_cursor = encode_cursor(shown[-1][key], prefix) if has_more else None
+    if key != "id":
+        for item in shown:
+            del item[key]
     return {"items": shown, "next_cursor": next_cursor}

@@ -168,6 +168,28 @@ LEFT JOIN LATERAL (
 WHERE c.id = :course_id
 ORDER BY page.id;
 
+-- name: select-course-queue
+-- One page of the course's waitlist in queue order, after the cursor's ticket, in one round
+-- trip: no row when the course is unknown, one row of NULLs when the page is empty.
+SELECT page.id, page.first_name, page.last_name, page.email, page.created_at,
+       page.updated_at, page.enrolled_at, page.status, page.status_changed_at,
+       page.waitlist_position, page.waitlist_ticket
+FROM courses AS c
+LEFT JOIN LATERAL (
+    SELECT s.id, s.first_name, s.last_name, s.email, s.created_at, s.updated_at,
+           sc.enrolled_at, sc.status,
+           coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at,
+           waitlist_position(sc.course_id, sc.waitlist_ticket) AS waitlist_position,
+           sc.waitlist_ticket
+    FROM student_courses AS sc
+    JOIN students AS s ON s.id = sc.student_id
+    WHERE sc.course_id = c.id AND sc.status = 'waitlisted' AND sc.waitlist_ticket > :after_ticket
+    ORDER BY sc.waitlist_ticket
+    LIMIT :limit
+) AS page ON true
+WHERE c.id = :course_id
+ORDER BY page.waitlist_ticket;
+
 -- name: set-change-context
 -- Who makes the enrollment change this transaction is about to make, and why, for the
 -- history trigger (migrations/0006): transaction-local, so safe behind PgBouncer.

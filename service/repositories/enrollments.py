@@ -256,8 +256,15 @@ async def list_course_students(
     db: Database, *, course_id: int, statuses: list[str], page: PageRequest
 ) -> list[dict[str, Any]] | None:
     """Up to `page.limit + 1` of the course's students with one of `statuses`, each with its
-    enrollment's times and status; None when the course is unknown."""
+    enrollment's times and status; None when the course is unknown. The waitlist alone
+    comes in queue order, each row with its `waitlist_ticket` (the page's order), after
+    `page.after_id` taken as a ticket."""
     async with db.connection() as conn:
+        if statuses == ["waitlisted"]:
+            rows = await SQL["select-course-queue"].fetch(
+                conn, course_id=course_id, after_ticket=page.after_id, limit=page.limit + 1
+            )
+            return _page_rows(rows)
         rows = await SQL["select-course-students"].fetch(
             conn,
             course_id=course_id,

@@ -112,15 +112,22 @@ async def list_enrollment_history(request: Request) -> Response:
     return JSONResponse(page_of(rows, page))
 
 
+QUEUE_CURSOR = "ticket:"  # a waitlist's page resumes after a ticket, not an id
+
+
 async def list_course_students(request: Request) -> Response:
     course_id = path_id(request, "course_id")
-    page = parse_page_request(request.query_params)
     statuses = parse_statuses(request.query_params)
+    queue = statuses == ["waitlisted"]  # listed in queue order (API.md "Waitlist")
+    query = request.query_params
+    page = parse_page_request(query, QUEUE_CURSOR) if queue else parse_page_request(query)
     rows = await enrollments.list_course_students(
         request.state.db, course_id=course_id, statuses=statuses, page=page
     )
     if rows is None:
         raise NotFound(f"course {course_id} does not exist")
+    if queue:
+        return JSONResponse(page_of(rows, page, key="waitlist_ticket", prefix=QUEUE_CURSOR))
     return JSONResponse(page_of(rows, page))
 
 

@@ -184,3 +184,26 @@ async def test_a_course_with_a_queue_cannot_be_deleted(client: httpx.AsyncClient
     assert (await client.delete(f"/students/{holder}/courses/{course['id']}")).status_code == 204
 
     assert_problem(await client.delete(f"/courses/{course['id']}"), 409)
+
+
+async def test_the_waitlist_lists_in_queue_order_page_by_page(client: httpx.AsyncClient) -> None:
+    course = await make_course(client, capacity=0, waitlist_capacity=5)
+    # Students made in reverse, so that id order and queue order differ.
+    students = [(await make_student(client))["id"] for _ in range(4)][::-1]
+    for student_id in students:
+        assert (await put(client, student_id, course["id"])).status_code == 202
+    path = f"/courses/{course['id']}/students"
+
+    first = (await client.get(path, params={"status": "waitlisted", "limit": 3})).json()
+    rest = await client.get(
+        path, params={"status": "waitlisted", "limit": 3, "cursor": first["next_cursor"]}
+    )
+
+    listed = first["items"] + rest.json()["items"]
+    assert [s["id"] for s in listed] == students
+    assert [s["waitlist_position"] for s in listed] == [1, 2, 3, 4]
+    assert rest.json()["next_cursor"] is None
+    by_id = await client.get(path, params={"status": "waitlisted,enrolled"})
+    assert [s["id"] for s in by_id.json()["items"]] == sorted(students)
+    # A queue's cursor is not an id's, and the other way round.
+    assert_problem(await client.get(path, params={"cursor": first["next_cursor"]}), 422)
