@@ -50,9 +50,10 @@ def call(method: str, path: str) -> str:
 
 
 A, B, RUSH = "a student with courses", "b student's courses", "d registration rush"
+WAITLIST_RUSH = "d rush with waitlists"
 REFERENCE = "reference: a, lean app"
 # What a full run loads in rounds, in the table's order: the scenarios the targets are about.
-ROUND_SCENARIOS = (A, REFERENCE, B, RUSH)
+ROUND_SCENARIOS = (A, REFERENCE, B, RUSH, WAITLIST_RUSH)
 
 
 def scenarios(data: Dataset) -> dict[str, str]:
@@ -66,6 +67,8 @@ def scenarios(data: Dataset) -> dict[str, str]:
         '"/students?cursor=' + cursor(data.min_student_id - 1 + (last_page - 1) * PAGE) + '"'
     )
     rush = "local rush = {" + ", ".join(map(str, data.rush_course_ids)) + "}\n"
+    queued = "local rush = {" + ", ".join(map(str, data.waitlist_course_ids)) + "}\n"
+    put_rush = call("PUT", some + ' .. "/courses/" .. rush[math.random(#rush)]')
     courses = f"local c_low, c_high = {data.min_course_id}, {data.max_course_id}\n"
     enroll = some + ' .. "/courses/" .. math.random(c_low, c_high)'
     mixed = (
@@ -89,7 +92,8 @@ def scenarios(data: Dataset) -> dict[str, str]:
         + call("GET", '"/students?cursor=" .. cursors[math.random(#cursors)]'),
         "c first page": call("GET", '"/students"'),
         f"c page {last_page}": call("GET", deep_page),
-        RUSH: student + rush + call("PUT", some + ' .. "/courses/" .. rush[math.random(#rush)]'),
+        RUSH: student + rush + put_rush,
+        WAITLIST_RUSH: student + queued + put_rush,
         "e 90% reads, 10% writes": student + courses + mixed,
     }
 
@@ -388,6 +392,7 @@ def run_native(
                 REFERENCE: (reference, lua[A]),
                 A: (ours, lua[A]),
                 RUSH: (followed, lua[RUSH]),
+                WAITLIST_RUSH: (ours, lua[WAITLIST_RUSH]),
                 B: (ours, lua[B]),
             }
             rounds = [
@@ -407,7 +412,10 @@ def run_native(
 
 def url_check(url: str) -> str:
     over, miscounted = overbooked(url)
-    return f"{over} courses over capacity, {miscounted} with a wrong enrolled_count"
+    return (
+        f"{over} courses over capacity, {miscounted} with a wrong count or a seat free while "
+        "someone waits"
+    )
 
 
 def consistent(check: str) -> bool:
@@ -432,6 +440,9 @@ def report(
     if database_rate:
         print(f"pgbench, a's statement: {database_rate:.0f} tps")
     ratios = [figure("d / a", [r[RUSH].rate / r[A].rate for r in rounds])]
+    if WAITLIST_RUSH in results:
+        waitlisted = [r[WAITLIST_RUSH].rate / r[RUSH].rate for r in rounds]
+        ratios.append(figure("d with waitlists / d", waitlisted))
     if with_reference:
         ratios.insert(
             0, figure("a / lean reference", [r[A].rate / r[REFERENCE].rate for r in rounds])
@@ -567,7 +578,8 @@ def empty_rush(url: str, data: Dataset) -> None:
     time.sleep(1)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
-            "DELETE FROM student_courses WHERE course_id = ANY(%s)", (data.rush_course_ids,)
+            "DELETE FROM student_courses WHERE course_id = ANY(%s)",
+            (data.rush_course_ids + data.waitlist_course_ids,),
         )
 
 

@@ -7,6 +7,7 @@ import psycopg
 
 RUSH_COURSES = 20
 RUSH_CAPACITY = 25
+RUSH_WAITLIST = 100  # places on each waitlist rush course, beside its RUSH_CAPACITY seats
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,7 @@ class Dataset:
     courses: int
     enrollments: int
     rush_course_ids: list[int]
+    waitlist_course_ids: list[int]  # as the rush's, with a waitlist
     min_student_id: int
     max_student_id: int
     min_course_id: int
@@ -72,12 +74,19 @@ def seed(url: str, *, students: int, courses: int, enrollments: int) -> Dataset:
             " RETURNING id",
             (RUSH_CAPACITY, RUSH_COURSES),
         ).fetchall()
+        waitlist = conn.execute(
+            "INSERT INTO courses (code, title, capacity, waitlist_capacity)"
+            " SELECT 'WAIT' || i, 'Popular course ' || i, %s, %s"
+            " FROM generate_series(1, %s) AS i RETURNING id",
+            (RUSH_CAPACITY, RUSH_WAITLIST, RUSH_COURSES),
+        ).fetchall()
         conn.execute("ANALYZE")
     return Dataset(
         students=students,
         courses=courses,
         enrollments=enrollments,
         rush_course_ids=[row[0] for row in rush],
+        waitlist_course_ids=[row[0] for row in waitlist],
         min_student_id=low_s,
         max_student_id=high_s,
         min_course_id=low_c,
@@ -86,14 +95,18 @@ def seed(url: str, *, students: int, courses: int, enrollments: int) -> Dataset:
 
 
 def overbooked(url: str) -> tuple[int, int]:
-    """(courses over capacity, courses whose enrolled_count differs from their rows)."""
+    """(courses over capacity or over their waitlist's, courses whose counts differ from
+    their rows or that hold a free seat while someone waits)."""
     with psycopg.connect(url) as conn:
         row = conn.execute(
-            "SELECT count(*) FILTER (WHERE c.capacity IS NOT NULL AND n > c.capacity),"
-            " count(*) FILTER (WHERE c.enrolled_count <> n)"
+            "SELECT count(*) FILTER (WHERE (c.capacity IS NOT NULL AND n > c.capacity)"
+            "                        OR w > c.waitlist_capacity),"
+            " count(*) FILTER (WHERE c.enrolled_count <> n OR c.waitlisted_count <> w"
+            "                  OR (w > 0 AND n < c.capacity))"
             " FROM courses c CROSS JOIN LATERAL"
-            " (SELECT count(*) AS n FROM student_courses sc"
-            "  WHERE sc.course_id = c.id AND sc.status = 'enrolled') AS counted"
+            " (SELECT count(*) FILTER (WHERE sc.status = 'enrolled') AS n,"
+            "         count(*) FILTER (WHERE sc.status = 'waitlisted') AS w"
+            "  FROM student_courses sc WHERE sc.course_id = c.id) AS counted"
         ).fetchone()
     assert row is not None
     return row[0], row[1]
