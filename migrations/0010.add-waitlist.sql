@@ -25,7 +25,8 @@ ALTER TABLE student_courses ADD COLUMN IF NOT EXISTS waitlist_ticket bigint;
 CREATE SEQUENCE IF NOT EXISTS waitlist_tickets AS bigint;
 
 -- Where a waitlisted pair stands in its course's queue (1 = next), exact in the reader's
--- snapshot; NULL for a pair in any other status.
+-- snapshot; NULL for a pair in any other status. Postgres cannot inline it (a subquery), and
+-- a call costs more than the rest of a row: statements call it only for a ticket.
 CREATE OR REPLACE FUNCTION waitlist_position(course bigint, ticket bigint) RETURNS bigint
 LANGUAGE sql STABLE AS $$
     SELECT CASE WHEN ticket IS NOT NULL THEN (

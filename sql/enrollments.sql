@@ -33,7 +33,8 @@ WITH seen AS (
            c.waitlisted_count, c.created_at, c.updated_at,
            sc.enrolled_at, sc.status,
            coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at,
-           waitlist_position(sc.course_id, sc.waitlist_ticket) AS waitlist_position,
+           CASE WHEN sc.waitlist_ticket IS NOT NULL
+                THEN waitlist_position(sc.course_id, sc.waitlist_ticket) END AS waitlist_position,
            c.capacity IS NOT NULL AND c.enrolled_count >= c.capacity AS is_full,
            c.waitlisted_count >= c.waitlist_capacity AS queue_full
     FROM unnest((SELECT :course_ids::bigint[])) AS asked (id)
@@ -70,7 +71,8 @@ locked AS (
            c.waitlisted_count, c.created_at, c.updated_at,
            sc.enrolled_at, sc.status,
            coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at,
-           waitlist_position(sc.course_id, sc.waitlist_ticket) AS waitlist_position,
+           CASE WHEN sc.waitlist_ticket IS NOT NULL
+                THEN waitlist_position(sc.course_id, sc.waitlist_ticket) END AS waitlist_position,
            c.capacity IS NOT NULL AND c.enrolled_count >= c.capacity AS is_full,
            c.waitlisted_count >= c.waitlist_capacity AS queue_full
     FROM courses AS c
@@ -134,7 +136,8 @@ LEFT JOIN LATERAL (
     SELECT c.id, c.code, c.title, c.capacity, c.enrolled_count, c.waitlist_capacity,
            c.waitlisted_count, c.created_at, c.updated_at, sc.enrolled_at, sc.status,
            coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at,
-           waitlist_position(sc.course_id, sc.waitlist_ticket) AS waitlist_position
+           CASE WHEN sc.waitlist_ticket IS NOT NULL
+                THEN waitlist_position(sc.course_id, sc.waitlist_ticket) END AS waitlist_position
     FROM student_courses AS sc
     JOIN courses AS c ON c.id = sc.course_id
     WHERE sc.student_id = s.id AND sc.course_id > :after_id
@@ -157,7 +160,8 @@ LEFT JOIN LATERAL (
     SELECT s.id, s.first_name, s.last_name, s.email, s.created_at, s.updated_at,
            sc.enrolled_at, sc.status,
            coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at,
-           waitlist_position(sc.course_id, sc.waitlist_ticket) AS waitlist_position
+           CASE WHEN sc.waitlist_ticket IS NOT NULL
+                THEN waitlist_position(sc.course_id, sc.waitlist_ticket) END AS waitlist_position
     FROM student_courses AS sc
     JOIN students AS s ON s.id = sc.student_id
     WHERE sc.course_id = c.id AND sc.student_id > :after_id
@@ -179,7 +183,8 @@ LEFT JOIN LATERAL (
     SELECT s.id, s.first_name, s.last_name, s.email, s.created_at, s.updated_at,
            sc.enrolled_at, sc.status,
            coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at,
-           waitlist_position(sc.course_id, sc.waitlist_ticket) AS waitlist_position,
+           CASE WHEN sc.waitlist_ticket IS NOT NULL
+                THEN waitlist_position(sc.course_id, sc.waitlist_ticket) END AS waitlist_position,
            sc.waitlist_ticket
     FROM student_courses AS sc
     JOIN students AS s ON s.id = sc.student_id
@@ -211,7 +216,8 @@ RETURNING status;
 SELECT c.id, c.code, c.title, c.capacity, c.enrolled_count, c.waitlist_capacity,
        c.waitlisted_count, c.created_at, c.updated_at, sc.enrolled_at, sc.status,
        coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at,
-       waitlist_position(sc.course_id, sc.waitlist_ticket) AS waitlist_position
+       CASE WHEN sc.waitlist_ticket IS NOT NULL
+            THEN waitlist_position(sc.course_id, sc.waitlist_ticket) END AS waitlist_position
 FROM student_courses AS sc
 JOIN courses AS c ON c.id = sc.course_id
 WHERE sc.student_id = :student_id AND sc.course_id = :course_id;

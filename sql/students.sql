@@ -53,7 +53,9 @@ SELECT s.id, s.first_name, s.last_name, s.email, s.created_at, s.updated_at,
        c.waitlisted_count, c.created_at AS course_created_at,
        c.updated_at AS course_updated_at, sc.enrolled_at, sc.status,
        coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at,
-       waitlist_position(sc.course_id, sc.waitlist_ticket) AS waitlist_position
+       -- Called only for a waitlisted pair: a call costs more than the rest of the row.
+       CASE WHEN sc.waitlist_ticket IS NOT NULL
+            THEN waitlist_position(sc.course_id, sc.waitlist_ticket) END AS waitlist_position
 FROM students AS s
 LEFT JOIN student_courses AS sc
     ON sc.student_id = s.id AND sc.status IN ('enrolled', 'waitlisted')
