@@ -48,12 +48,13 @@ RETURNING id;
 -- Each course is fetched by its key, one enrollment at a time: as a plain join, the planner
 -- chose to hash the whole courses table on every call, and the statement took 1.8x as long
 -- (README "Performance"). LIMIT 1 keeps the subquery from being folded back into a join.
+-- waitlist_position() is called only for a waitlisted pair: a call costs more than the
+-- rest of the row.
 SELECT s.id, s.first_name, s.last_name, s.email, s.created_at, s.updated_at,
        c.id AS course_id, c.code, c.title, c.capacity, c.enrolled_count, c.waitlist_capacity,
        c.waitlisted_count, c.created_at AS course_created_at,
        c.updated_at AS course_updated_at, sc.enrolled_at, sc.status,
        coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at,
-       -- Called only for a waitlisted pair: a call costs more than the rest of the row.
        CASE WHEN sc.waitlist_ticket IS NOT NULL
             THEN waitlist_position(sc.course_id, sc.waitlist_ticket) END AS waitlist_position
 FROM students AS s

@@ -174,3 +174,40 @@ def test_change_feed_starts_with_every_existing_row_and_rolls_back(empty_databas
     migrate(url, roll_back_after="0007.validate-enrollment-status")
     assert query(url, SCHEMA_SNAPSHOT) == schema_before
     assert apply_migrations(url) == AFTER_FIRST - 6  # every migration after 0007
+
+
+def test_waitlist_keeps_every_enrollment_and_rolls_back_its_queues(empty_database: str) -> None:
+    url = empty_database
+    migrate(url, up_to="0009.backfill-change-feed")
+    seed_first_schema(url)
+    with psycopg.connect(url) as conn:
+        conn.execute("INSERT INTO student_courses (student_id, course_id) VALUES (1, 1), (2, 3)")
+    before = query(url, "SELECT student_id, course_id, status, enrolled_at FROM student_courses")
+    schema_before = query(url, SCHEMA_SNAPSHOT)
+
+    apply_migrations(url)
+
+    assert query(url, "SELECT student_id, course_id, status, enrolled_at FROM student_courses") == (
+        before
+    )
+    assert query(url, "SELECT DISTINCT waitlist_capacity, waitlisted_count FROM courses") == [
+        (0, 0)
+    ]
+    with psycopg.connect(url) as conn:  # course 1 has one seat, taken by student 1
+        conn.execute("UPDATE courses SET waitlist_capacity = 2 WHERE id = 1")
+        conn.execute(
+            "INSERT INTO student_courses (student_id, course_id, status) "
+            "VALUES (3, 1, 'waitlisted'), (4, 1, 'waitlisted')"
+        )
+        conn.execute("UPDATE student_courses SET status = 'dropped' WHERE student_id = 4")
+        conn.execute("UPDATE student_courses SET status = 'dropped' WHERE student_id = 1")
+    assert query(
+        url,
+        "SELECT student_id, status FROM student_courses WHERE course_id = 1 ORDER BY student_id",
+    ) == [(1, "dropped"), (3, "enrolled"), (4, "dropped")]
+
+    migrate(url, roll_back_after="0009.backfill-change-feed")
+    assert query(url, SCHEMA_SNAPSHOT) == schema_before
+    # The pair that left the waitlist gets an enrolled_at again, as the column needs one.
+    assert query(url, "SELECT count(*) FROM student_courses WHERE enrolled_at IS NULL") == [(0,)]
+    assert apply_migrations(url) == 3
