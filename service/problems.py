@@ -69,6 +69,12 @@ class CursorExpired(Problem):
     status, kind, title = 410, "cursor-expired", "Cursor older than the change feed keeps"
 
 
+class PreconditionFailed(Problem):
+    """412: If-Match named another ETag than the resource's current one; nothing changed."""
+
+    status, kind, title = 412, "precondition-failed", "Precondition failed"
+
+
 class PayloadTooLarge(Problem):
     status, kind, title = 413, "payload-too-large", "Request body too large"
 

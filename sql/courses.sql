@@ -56,3 +56,11 @@ WITH past AS (
 DELETE FROM courses
 WHERE id = :course_id
 RETURNING id;
+
+-- name: lock-course
+-- The course, its row locked until the transaction ends; no row when unknown.
+SELECT id, code, title, capacity, enrolled_count, waitlist_capacity, waitlisted_count,
+       created_at, updated_at
+FROM courses
+WHERE id = :course_id
+FOR UPDATE;

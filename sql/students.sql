@@ -69,3 +69,8 @@ LEFT JOIN LATERAL (
 ) AS c ON true
 WHERE s.id = :student_id
 ORDER BY sc.course_id;
+
+-- name: lock-student
+-- Locks the student's row until the transaction ends (against a concurrent change of it or
+-- of its enrollments, which lock it FOR KEY SHARE); no row when unknown.
+SELECT id FROM students WHERE id = :student_id FOR UPDATE;

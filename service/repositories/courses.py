@@ -7,8 +7,8 @@ import asyncpg
 from service.database import Database
 from service.pagination import PageRequest
 from service.problems import Conflict
-from service.queries import load_queries
-from service.repositories import as_dict, as_dicts, enrollments
+from service.queries import Connection, load_queries
+from service.repositories import Precondition, as_dict, as_dicts, enrollments
 from service.repositories.enrollments import Promotions
 
 SQL = load_queries("courses")
@@ -58,17 +58,40 @@ async def list_courses(db: Database, *, page: PageRequest, code: str | None) -> 
     return as_dicts(rows)
 
 
+async def _locked_and_checked(
+    conn: Connection, course_id: int, precondition: Precondition | None
+) -> bool:
+    """Whether the course exists; with a precondition, it is locked and checked first."""
+    if precondition is None:
+        return True
+    course = await SQL["lock-course"].fetchrow(conn, course_id=course_id)
+    if course is None:
+        return False
+    precondition(as_dict(course))
+    return True
+
+
 async def update_course(
-    db: Database, *, course_id: int, changes: dict[str, Any]
+    db: Database,
+    *,
+    course_id: int,
+    changes: dict[str, Any],
+    precondition: Precondition | None = None,
 ) -> tuple[Course | None, Promotions]:
     """The changed course, None when unknown; Conflict on a taken code, a capacity below
     the students enrolled or a waitlist_capacity below those waiting. A raised capacity
-    promotes waitlisted students in the same transaction: the pairs promoted come second."""
-    if not changes:  # nothing to change, so updated_at stays as it was
+    promotes waitlisted students in the same transaction: the pairs promoted come second.
+    What `precondition` raises, with nothing changed."""
+    if not changes and precondition is None:  # nothing to change: updated_at stays
         return await get_course(db, course_id=course_id), []
     values: dict[str, Any] = {"code": None, "title": None, "capacity": None}
     values |= {"waitlist_capacity": None, **changes}
     async with db.transaction() as conn:
+        if not await _locked_and_checked(conn, course_id, precondition):
+            return None, []
+        if not changes:
+            row = await SQL["select-course-by-id"].fetchrow(conn, course_id=course_id)
+            return as_dict(row) if row else None, []
         try:
             updated = await SQL["update-course"].fetchval(
                 conn, course_id=course_id, set_capacity="capacity" in changes, **values
@@ -95,10 +118,15 @@ def _below_count(error: asyncpg.CheckViolationError, values: dict[str, Any]) -> 
     return error
 
 
-async def delete_course(db: Database, *, course_id: int) -> bool:
+async def delete_course(
+    db: Database, *, course_id: int, precondition: Precondition | None = None
+) -> bool:
     """Whether a course was deleted, with its dropped and completed records; Conflict while
-    any student is enrolled or waitlisted in it."""
-    async with db.connection() as conn:
+    any student is enrolled or waitlisted in it; what `precondition` raises, with nothing
+    deleted."""
+    async with db.transaction() as conn:
+        if not await _locked_and_checked(conn, course_id, precondition):
+            return False
         try:
             return await SQL["delete-course"].fetchval(conn, course_id=course_id) is not None
         except asyncpg.ForeignKeyViolationError:

@@ -7,8 +7,8 @@ import asyncpg
 from service.database import Database
 from service.pagination import PageRequest
 from service.problems import Conflict
-from service.queries import load_queries
-from service.repositories import as_dict, as_dicts, enrollments
+from service.queries import Connection, load_queries
+from service.repositories import Precondition, as_dict, as_dicts, enrollments
 from service.repositories.enrollments import Promotions
 
 SQL = load_queries("students")
@@ -87,14 +87,38 @@ async def list_students(db: Database, *, page: PageRequest, email: str | None) -
     return as_dicts(rows)
 
 
+async def _locked_and_checked(
+    conn: Connection, student_id: int, precondition: Precondition | None
+) -> bool:
+    """Whether the student exists; with a precondition, it is locked first and checked as
+    GET /students/{id} would show it."""
+    if precondition is None:
+        return True
+    if await SQL["lock-student"].fetchval(conn, student_id=student_id) is None:
+        return False
+    rows = await SQL["select-student-with-courses"].fetch(conn, student_id=student_id)
+    precondition(student_with_courses(rows))
+    return True
+
+
 async def update_student(
-    db: Database, *, student_id: int, changes: dict[str, Any]
+    db: Database,
+    *,
+    student_id: int,
+    changes: dict[str, Any],
+    precondition: Precondition | None = None,
 ) -> Student | None:
-    """The changed student, None when unknown; Conflict when the new email is taken."""
-    if not changes:  # nothing to change, so updated_at stays as it was
+    """The changed student, None when unknown; Conflict when the new email is taken; what
+    `precondition` raises, with nothing changed."""
+    if not changes and precondition is None:  # nothing to change: updated_at stays
         return await get_student(db, student_id=student_id)
     values = {"first_name": None, "last_name": None, "email": None, **changes}
-    async with db.connection() as conn:
+    async with db.transaction() as conn:
+        if not await _locked_and_checked(conn, student_id, precondition):
+            return None
+        if not changes:
+            row = await SQL["select-student-by-id"].fetchrow(conn, student_id=student_id)
+            return as_dict(row) if row else None
         try:
             row = await SQL["update-student"].fetchrow(conn, student_id=student_id, **values)
         except asyncpg.UniqueViolationError:
@@ -102,10 +126,14 @@ async def update_student(
     return as_dict(row) if row else None
 
 
-async def delete_student(db: Database, *, student_id: int) -> Promotions | None:
+async def delete_student(
+    db: Database, *, student_id: int, precondition: Precondition | None = None
+) -> Promotions | None:
     """Whom the seats it freed went to when the student was deleted (its enrollments go
-    with it); None when it was unknown."""
+    with it); None when it was unknown; what `precondition` raises, with nothing deleted."""
     async with db.transaction() as conn:
+        if not await _locked_and_checked(conn, student_id, precondition):
+            return None
         if await SQL["delete-student"].fetchval(conn, student_id=student_id) is None:
             return None
         return await enrollments.promoted_in_this_transaction(conn)

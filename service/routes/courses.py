@@ -4,7 +4,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from service import audit
+from service import audit, conditional
 from service.idempotency import idempotent
 from service.pagination import page_of, parse_page_request
 from service.problems import NotFound
@@ -44,14 +44,17 @@ async def get_course(request: Request) -> Response:
     course = await courses.get_course(request.state.db, course_id=course_id)
     if course is None:
         raise _not_found(course_id)
-    return JSONResponse(course)
+    return conditional.read(request, course)
 
 
 async def update_course(request: Request) -> Response:
     course_id = path_id(request, "course_id")
     body = validate(CourseUpdate, await read_json(request))
     course, promoted = await courses.update_course(
-        request.state.db, course_id=course_id, changes=body.changes()
+        request.state.db,
+        course_id=course_id,
+        changes=body.changes(),
+        precondition=conditional.precondition(request),
     )
     if course is None:
         raise _not_found(course_id)
@@ -61,7 +64,10 @@ async def update_course(request: Request) -> Response:
 
 async def delete_course(request: Request) -> Response:
     course_id = path_id(request, "course_id")
-    if not await courses.delete_course(request.state.db, course_id=course_id):
+    deleted = await courses.delete_course(
+        request.state.db, course_id=course_id, precondition=conditional.precondition(request)
+    )
+    if not deleted:
         raise _not_found(course_id)
     return no_content()
 

@@ -4,7 +4,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from service import audit
+from service import audit, conditional
 from service.idempotency import idempotent
 from service.pagination import page_of, parse_page_request
 from service.problems import NotFound
@@ -44,14 +44,17 @@ async def get_student(request: Request) -> Response:
     student = await students.get_student_with_courses(request.state.db, student_id=student_id)
     if student is None:
         raise _not_found(student_id)
-    return JSONResponse(student)
+    return conditional.read(request, student)
 
 
 async def update_student(request: Request) -> Response:
     student_id = path_id(request, "student_id")
     body = validate(StudentUpdate, await read_json(request))
     student = await students.update_student(
-        request.state.db, student_id=student_id, changes=body.changes()
+        request.state.db,
+        student_id=student_id,
+        changes=body.changes(),
+        precondition=conditional.precondition(request),
     )
     if student is None:
         raise _not_found(student_id)
@@ -60,7 +63,9 @@ async def update_student(request: Request) -> Response:
 
 async def delete_student(request: Request) -> Response:
     student_id = path_id(request, "student_id")
-    promoted = await students.delete_student(request.state.db, student_id=student_id)
+    promoted = await students.delete_student(
+        request.state.db, student_id=student_id, precondition=conditional.precondition(request)
+    )
     if promoted is None:
         raise _not_found(student_id)
     audit.promoted(promoted)
