@@ -363,9 +363,29 @@ def median_round(results: list[wrk.Result]) -> wrk.Result:
     return sorted(results, key=lambda r: r.rate)[len(results) // 2]
 
 
+CONDITIONAL_ROUNDS = 3
+
+
+def conditional_ratio(target: Target, data: Dataset, args: argparse.Namespace) -> list[float]:
+    """Per round, the rate of GETs of one student answered 304 (If-None-Match naming its
+    current ETag) over that of the same GETs answered 200, side by side."""
+    path = f"/students/{data.min_student_id}"
+    tag = httpx.get(target.url + path, headers=HEADERS).headers["etag"]
+    plain = call("GET", f'"{path}"')
+    # The tag is a quoted hex string: in single quotes it is a Lua string as it is.
+    headers = '{["Authorization"] = "Bearer ' + KEY + '", ["If-None-Match"] = ' + f"'{tag}'}}"
+    conditional = f'function request() return wrk.format("GET", "{path}", {headers}) end'
+    loads = [(target, plain), (target, conditional)]
+    fewer = argparse.Namespace(**{**vars(args), "rounds": min(args.rounds, CONDITIONAL_ROUNDS)})
+    rounds = alternate(loads, fewer)
+    assert all(set(ok.statuses) == {200} for ok, _ in rounds), "the 200s moved"
+    assert all(set(not_modified.statuses) == {304} for _, not_modified in rounds), "not 304"
+    return [not_modified.rate / ok.rate for ok, not_modified in rounds]
+
+
 def run_native(
     args: argparse.Namespace,
-) -> tuple[dict[str, wrk.Result], ScenarioRounds, float, str, FeedFollower]:
+) -> tuple[dict[str, wrk.Result], ScenarioRounds, float, str, FeedFollower, list[float]]:
     """Seed a fresh database, start the service and the reference beside it, load both:
     the targets' scenarios in alternating rounds (ROUND_SCENARIOS), then the others once."""
     with seeded_service(args) as (url, data, service):
@@ -401,13 +421,14 @@ def run_native(
             ]
             results = {name: median_round([r[name] for r in rounds]) for name in ROUND_SCENARIOS}
             results |= drive(ours, data, args, done=results)
+            not_modified = conditional_ratio(ours, data, args)
         finally:
             reference_process.terminate()
             reference_process.wait(timeout=30)
         rate = pgbench_rate(url, data, args.seconds, clients=16)
         checks.append(url_check(url))
         check = next((c for c in checks if not consistent(c)), checks[-1])
-        return results, rounds, rate, check, follower
+        return results, rounds, rate, check, follower, not_modified
 
 
 def url_check(url: str) -> str:
@@ -428,6 +449,7 @@ def report(
     database_rate: float | None,
     check: str,
     follower: FeedFollower | None = None,
+    not_modified: list[float] | None = None,
 ) -> None:
     """The table, then the targets' figures. With rounds (ROUND_SCENARIOS side by side), a
     figure is the median of the rounds' own, which are listed: one run's p99 in particular
@@ -465,6 +487,8 @@ def report(
             + figure("p99 ms", p99s, 1)
             + f"; {probes} probes seen, {follower.missed} missed"
         )
+    if not_modified:
+        print(figure("one student's GETs: 304 rate / 200 rate", not_modified))
     deep = next(r for n, r in results.items() if n.startswith("c page"))
     print(f"deep page p50 / first page p50: {deep.p50_ms / results['c first page'].p50_ms:.2f}")
     print(f"after the rush: {check}")
