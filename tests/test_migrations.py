@@ -210,4 +210,81 @@ def test_waitlist_keeps_every_enrollment_and_rolls_back_its_queues(empty_databas
     assert query(url, SCHEMA_SNAPSHOT) == schema_before
     # The pair that left the waitlist gets an enrolled_at again, as the column needs one.
     assert query(url, "SELECT count(*) FROM student_courses WHERE enrolled_at IS NULL") == [(0,)]
-    assert apply_migrations(url) == 3
+    assert apply_migrations(url) == AFTER_FIRST - 8  # every migration after 0009
+
+
+# Multi-row statements of every kind: waitlistings, drops that promote, a raised capacity, a
+# re-enrollment, a student's deletion (a cascade), a course's pairs deleted at once.
+BOOKKEEPING_WORKLOAD = [
+    "UPDATE courses SET capacity = 2, waitlist_capacity = 3 WHERE id IN (1, 2)",
+    "INSERT INTO student_courses (student_id, course_id, status) VALUES "
+    "(1, 1, 'enrolled'), (2, 1, 'enrolled'), (3, 1, 'waitlisted'), (4, 1, 'waitlisted'), "
+    "(1, 2, 'enrolled'), (5, 2, 'enrolled'), (6, 2, 'waitlisted'), (7, 3, 'enrolled')",
+    "UPDATE student_courses SET status = 'dropped' WHERE student_id IN (1, 2) AND course_id = 1",
+    "UPDATE courses SET capacity = 3 WHERE id = 2",
+    "UPDATE student_courses SET status = 'completed' WHERE course_id = 3",
+    "INSERT INTO student_courses (student_id, course_id, status) VALUES (1, 1, 'waitlisted') "
+    "ON CONFLICT (student_id, course_id) DO UPDATE SET status = excluded.status",
+    "DELETE FROM students WHERE id = 3",
+    "DELETE FROM student_courses WHERE course_id = 2",
+    "DELETE FROM courses WHERE id = 2",
+]
+BOOKED = {
+    "counts": "SELECT id, enrolled_count, waitlisted_count FROM courses ORDER BY id",
+    "pairs": "SELECT student_id, course_id, status, waitlist_ticket IS NOT NULL "
+    "FROM student_courses ORDER BY 1, 2",
+    "history": "SELECT student_id, course_id, action, from_status, to_status, reason "
+    "FROM enrollment_events ORDER BY student_id, course_id, id",
+    # Each key's changes in order, times left out (the two databases run at other instants).
+    "feed": "SELECT entity, key::text, op, (data::jsonb - 'created_at' - 'updated_at' "
+    "- 'enrolled_at' - 'status_changed_at')::text FROM changes ORDER BY key::text, id",
+}
+
+
+def test_bookkeeping_per_statement_writes_what_the_row_triggers_wrote(server_url: str) -> None:
+    """0013 moves counts, promotions, feed and history from row to statement triggers. The
+    feed's course changes are the only difference: one per statement that changed the
+    course's counts, not one per row; the states between them are within one transaction,
+    where no reader sees them, and each course's last change is the same."""
+    booked = []
+    for last in ("0012.validate-waitlist-capacity", "0013.book-enrollments-per-statement"):
+        with scratch_database(server_url, "migration_test") as url:
+            migrate(url, up_to=last)
+            seed_first_schema(url)
+            with psycopg.connect(url) as conn:
+                for statement in BOOKKEEPING_WORKLOAD:
+                    conn.execute(statement)
+            booked.append({name: query(url, sql) for name, sql in BOOKED.items()})
+    per_row, per_statement = booked
+    for name in ("counts", "pairs", "history"):
+        assert per_statement[name] == per_row[name], name
+    assert "promoted" in {action for _, _, action, *_ in per_row["history"]}
+
+    def by_key(feed: list[tuple[Any, ...]]) -> dict[str, list[tuple[Any, ...]]]:
+        changes: dict[str, list[tuple[Any, ...]]] = {}
+        for entity, key, op, data in feed:
+            changes.setdefault(f"{entity} {key}", []).append((op, data))
+        return changes
+
+    rows_feed, statements_feed = by_key(per_row["feed"]), by_key(per_statement["feed"])
+    assert statements_feed.keys() == rows_feed.keys()
+    for key, changes in statements_feed.items():
+        if key.startswith("course"):
+            assert changes[-1] == rows_feed[key][-1], key
+        else:
+            assert changes == rows_feed[key], key
+    assert sum(map(len, statements_feed.values())) < sum(map(len, rows_feed.values()))
+
+
+def test_bookkeeping_rolls_back_to_row_triggers(empty_database: str) -> None:
+    url = empty_database
+    migrate(url, up_to="0012.validate-waitlist-capacity")
+    schema_before = query(url, SCHEMA_SNAPSHOT)
+    apply_migrations(url)
+    assert query(url, SCHEMA_SNAPSHOT) != schema_before
+    migrate(url, roll_back_after="0012.validate-waitlist-capacity")
+    assert query(url, SCHEMA_SNAPSHOT) == schema_before
+    seed_first_schema(url)
+    with psycopg.connect(url) as conn:
+        conn.execute("INSERT INTO student_courses (student_id, course_id) VALUES (1, 5), (2, 5)")
+    assert query(url, "SELECT enrolled_count FROM courses WHERE id = 5") == [(2,)]
