@@ -92,3 +92,23 @@ def promoted(pairs: list[tuple[int, int]]) -> None:
     """One `enrollment.promoted` for each pair a freed seat went to; `actor` is who freed it."""
     for student_id, course_id in pairs:
         _log("enrollment.promoted", Attempt(student_id=student_id, course_ids=[course_id]))
+
+
+def batch_pair(student_id: int, course_id: int, status: int, problem: Problem | None) -> None:
+    """One line for a pair of `POST /enrollments/batch`: `enrollment.created` or
+    `enrollment.waitlisted` when it took a seat or a place, `enrollment.unchanged` when it
+    held one already (200), else `enrollment.rejected` with the reason and status: the
+    pair's `problem`'s, or `batch_refused` for a pair that failed no rule of an atomic batch
+    that was refused."""
+    attempt = Attempt(student_id=student_id, course_ids=[course_id])
+    if status == 201:
+        metrics.enrollments_created.inc()
+        _log("enrollment.created", attempt)
+    elif status == 202:
+        _log("enrollment.waitlisted", attempt)
+    elif status == 200:
+        _log("enrollment.unchanged", attempt)
+    else:
+        reason = rejection_reason(problem) if problem else "batch_refused"
+        metrics.enrollments_rejected.inc(reason)
+        _log("enrollment.rejected", attempt, reason=reason, status=status)

@@ -246,3 +246,117 @@ SELECT EXISTS (SELECT 1 FROM students WHERE id = :student_id);
 -- The pairs this transaction promoted from a waitlist, as promote_waitlisted()
 -- (migrations/0010) lists them: "student:course,...", or NULL.
 SELECT current_setting('enrollment.promoted', true);
+
+-- name: enroll-batch
+-- Tries every (student, course) pair of a batch in one statement, like `enroll` tries one
+-- student's courses, and answers each pair's outcome in request order: unknown (student or
+-- course), held (already enrolled or waitlisted), enrolled, waitlisted or full.
+-- Locks first: the students asked for (FOR KEY SHARE, against a concurrent delete), every
+-- one of them before any course (count(*) reads them all), then the courses in id order (so
+-- concurrent batches and enrollments cannot deadlock). Under READ COMMITTED a locked course
+-- is read at its newest version, so its free seats are exact. Within a course, the pairs
+-- that need a place rank in request order: the first take the free seats, the next (with
+-- :waitlist) the free waitlist places, the rest find it full.
+-- With :atomic, nothing is inserted unless every pair takes a seat or a place. A pair
+-- enrolled by a concurrent request after this statement's snapshot meets its row in
+-- ON CONFLICT and fails the transition trigger, which undoes the statement (the service
+-- runs it again, and it then reads that pair as held). The seats this statement takes are
+-- counted by the triggers, once per course (migrations/0013), after it: each row's counts
+-- are the locked ones plus this batch's.
+WITH setting AS (
+    SELECT set_config('lock_timeout', :lock_timeout, true) <> ''
+           AND set_config('enrollment.actor', :actor, true) IS NOT NULL
+           AND set_config('enrollment.request_id', :request_id, true) IS NOT NULL AS done
+),
+asked AS (
+    SELECT a.ord, a.student_id, a.course_id
+    FROM unnest(:student_ids::bigint[], :course_ids::bigint[])
+         WITH ORDINALITY AS a (student_id, course_id, ord)
+),
+known_students AS (
+    SELECT id
+    FROM students
+    WHERE id IN (SELECT student_id FROM asked) AND (SELECT done FROM setting)
+    ORDER BY id
+    FOR KEY SHARE
+),
+locked_courses AS (
+    SELECT id, code, title, capacity, enrolled_count, waitlist_capacity, waitlisted_count,
+           created_at, updated_at
+    FROM courses
+    WHERE id IN (SELECT course_id FROM asked)
+          AND (SELECT count(*) FROM known_students) IS NOT NULL
+    ORDER BY id
+    FOR UPDATE
+),
+pairs AS (
+    SELECT a.ord, a.student_id, a.course_id, s.id IS NOT NULL AS student_known,
+           c.id IS NOT NULL AS course_known, sc.status AS held_status,
+           CASE WHEN sc.waitlist_ticket IS NOT NULL
+                THEN waitlist_position(sc.course_id, sc.waitlist_ticket) END AS held_position,
+           sc.enrolled_at AS held_enrolled_at,
+           coalesce(sc.status_changed_at, sc.enrolled_at) AS held_status_changed_at,
+           greatest(c.capacity - c.enrolled_count, 0) AS free_seats,
+           c.waitlist_capacity - c.waitlisted_count AS free_places,
+           c.capacity IS NULL AS unlimited
+    FROM asked AS a
+    LEFT JOIN known_students AS s ON s.id = a.student_id
+    LEFT JOIN locked_courses AS c ON c.id = a.course_id
+    LEFT JOIN student_courses AS sc
+        ON sc.student_id = a.student_id AND sc.course_id = a.course_id
+           AND sc.status IN ('enrolled', 'waitlisted')
+),
+ranked AS (
+    SELECT p.*,
+           row_number() OVER (
+               PARTITION BY p.course_id, (p.student_known AND p.course_known
+                                          AND p.held_status IS NULL)
+               ORDER BY p.ord
+           ) AS place
+    FROM pairs AS p
+),
+outcomes AS (
+    SELECT r.*,
+           CASE WHEN NOT r.student_known THEN 'unknown_student'
+                WHEN NOT r.course_known THEN 'unknown_course'
+                WHEN r.held_status IS NOT NULL THEN 'held'
+                WHEN r.unlimited OR r.place <= r.free_seats THEN 'enrolled'
+                WHEN :waitlist AND r.place - r.free_seats <= r.free_places THEN 'waitlisted'
+                ELSE 'full' END AS outcome
+    FROM ranked AS r
+),
+verdict AS (
+    SELECT NOT :atomic OR bool_and(outcome IN ('enrolled', 'waitlisted')) AS can_write
+    FROM outcomes
+),
+added AS (
+    INSERT INTO student_courses (student_id, course_id, status)
+    SELECT student_id, course_id, outcome
+    FROM outcomes
+    WHERE outcome IN ('enrolled', 'waitlisted') AND (SELECT can_write FROM verdict)
+    ORDER BY ord
+    ON CONFLICT (student_id, course_id) DO UPDATE SET status = excluded.status
+    RETURNING student_id, course_id, enrolled_at, status, status_changed_at
+),
+taken AS (
+    SELECT course_id, count(*) FILTER (WHERE status = 'enrolled') AS seats,
+           count(*) FILTER (WHERE status = 'waitlisted') AS places
+    FROM added
+    GROUP BY course_id
+)
+SELECT o.student_id, o.course_id, o.outcome, a.status IS NOT NULL AS written,
+       c.id, c.code, c.title, c.capacity,
+       c.enrolled_count + coalesce(t.seats, 0) AS enrolled_count,
+       c.waitlist_capacity,
+       c.waitlisted_count + coalesce(t.places, 0) AS waitlisted_count,
+       c.created_at, c.updated_at,
+       coalesce(a.enrolled_at, o.held_enrolled_at) AS enrolled_at,
+       coalesce(a.status, o.held_status) AS status,
+       coalesce(a.status_changed_at, o.held_status_changed_at) AS status_changed_at,
+       CASE WHEN a.status = 'waitlisted' THEN c.waitlisted_count + o.place - o.free_seats
+            WHEN a.status IS NULL THEN o.held_position END AS waitlist_position
+FROM outcomes AS o
+LEFT JOIN locked_courses AS c ON c.id = o.course_id
+LEFT JOIN added AS a ON a.student_id = o.student_id AND a.course_id = o.course_id
+LEFT JOIN taken AS t ON t.course_id = o.course_id
+ORDER BY o.ord;

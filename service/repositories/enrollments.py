@@ -177,6 +177,58 @@ async def enroll_in_course(
     return await db.run_statement(enroll)
 
 
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What the batch statement did with one pair: `outcome` is unknown_student,
+    unknown_course, held, enrolled, waitlisted, full, or refused (it could have been
+    enrolled or waitlisted, but an atomic batch wrote nothing); `view` is the pair's enrollment as
+    it stands after the statement, when the pair holds a seat or a place."""
+
+    student_id: int
+    course_id: int
+    outcome: str
+    view: EnrollmentView | None
+
+
+def _batch_outcome(row: asyncpg.Record) -> BatchOutcome:
+    outcome = row["outcome"]
+    if outcome in ("enrolled", "waitlisted") and not row["written"]:
+        outcome = "refused"  # atomic, and another pair failed: this one was not written
+    held = outcome in ("held", "enrolled", "waitlisted")
+    view = {name: row[name] for name in VIEW_FIELDS} if held else None
+    return BatchOutcome(row["student_id"], row["course_id"], outcome, view)
+
+
+async def enroll_batch(
+    db: Database, *, pairs: list[tuple[int, int]], atomic: bool, waitlist: bool
+) -> list[BatchOutcome]:
+    """Try every (student_id, course_id) pair in one statement (sql/enrollments.sql
+    `enroll-batch`): each on its own, or with `atomic` all of them or none. The outcomes in
+    the pairs' order."""
+    student_ids = [student_id for student_id, _ in pairs]
+    course_ids = [course_id for _, course_id in pairs]
+
+    async def enroll(conn: Connection, lock_timeout: str) -> list[BatchOutcome]:
+        try:
+            rows = await SQL["enroll-batch"].fetch(
+                conn,
+                student_ids=student_ids,
+                course_ids=course_ids,
+                atomic=atomic,
+                waitlist=waitlist,
+                lock_timeout=lock_timeout,
+                **_who(),
+            )
+        except asyncpg.CheckViolationError as error:
+            if error.constraint_name != "student_courses_transition":
+                raise
+            # As in _attempt: run again, and the pair a concurrent request enrolled is held.
+            raise DatabaseConflict("a concurrent request enrolled a pair of the batch") from None
+        return [_batch_outcome(row) for row in rows]
+
+    return await db.run_statement(enroll)
+
+
 def _who() -> dict[str, str]:
     """Who the history trigger records as making this request's change."""
     return {"actor": context.actor.get(), "request_id": context.request_id.get() or ""}

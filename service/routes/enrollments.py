@@ -8,9 +8,20 @@ from starlette.routing import Route
 from service import audit
 from service.idempotency import idempotent
 from service.pagination import page_of, parse_page_request
-from service.problems import BadRequest, NotFound, ValidationFailed, parameter_error
+from service.problems import (
+    AlreadyEnrolled,
+    BadRequest,
+    CourseFull,
+    NotFound,
+    Problem,
+    UnknownCourses,
+    ValidationFailed,
+    field_error,
+    parameter_error,
+)
 from service.repositories import enrollments
-from service.schemas.enrollments import EnrollmentCreate, EnrollmentStatusChange
+from service.repositories.enrollments import BatchOutcome
+from service.schemas.enrollments import EnrollmentBatch, EnrollmentCreate, EnrollmentStatusChange
 from service.web import JSONResponse, no_content, path_id, read_json, route, validate
 
 STATUSES = ("enrolled", "waitlisted", "dropped", "completed")
@@ -63,6 +74,90 @@ async def enroll_in_course(request: Request) -> Response:
     if not attempt.created:
         return JSONResponse(view, status_code=200)
     return JSONResponse(view, status_code=202 if waitlisted else 201)
+
+
+# A batch's pairs that took a seat or a place, or held one already, by their outcome.
+_PAIR_STATUS = {"enrolled": 201, "waitlisted": 202, "held": 200}
+
+
+def _pair_problem(pair: BatchOutcome) -> Problem | None:
+    """What PUT would have answered for a pair a batch did not enroll, tried on its own."""
+    if pair.outcome == "unknown_student":
+        return NotFound(f"student {pair.student_id} does not exist")
+    if pair.outcome == "unknown_course":
+        return NotFound(f"course {pair.course_id} does not exist")
+    if pair.outcome == "full":
+        return CourseFull(f"no seats left in course {pair.course_id}", course_ids=[pair.course_id])
+    return None
+
+
+def _pairs(pairs: list[BatchOutcome]) -> list[dict[str, int]]:
+    return [{"student_id": p.student_id, "course_id": p.course_id} for p in pairs]
+
+
+def _atomic_refusal(outcomes: list[BatchOutcome]) -> Problem | None:
+    """The problem of the first rule some pair fails, in POST /students/{id}/courses's
+    order (API.md), with `items` naming each pair that fails it; None when none fails."""
+
+    def failing(outcome: str) -> list[BatchOutcome]:
+        return [pair for pair in outcomes if pair.outcome == outcome]
+
+    problem: Problem
+    if unknown := failing("unknown_student"):
+        students = sorted({pair.student_id for pair in unknown})
+        problem = NotFound(f"students {students} do not exist")
+    elif unknown := failing("unknown_course"):
+        problem = UnknownCourses(
+            [
+                field_error(f"/items/{i}/course_id", f"course {pair.course_id} does not exist")
+                for i, pair in enumerate(outcomes)
+                if pair.outcome == "unknown_course"
+            ]
+        )
+    elif held := failing("held"):
+        problem = AlreadyEnrolled(f"{len(held)} pairs already enrolled or waitlisted")
+    elif full := failing("full"):
+        courses = sorted({pair.course_id for pair in full})
+        problem = CourseFull(f"no seats left in courses {courses}", course_ids=courses)
+    else:
+        return None
+    problem.extensions["items"] = _pairs(unknown or held or full)
+    return problem
+
+
+def _batch_item(pair: BatchOutcome, instance: str) -> dict[str, object]:
+    problem = _pair_problem(pair)
+    status = problem.status if problem else _PAIR_STATUS[pair.outcome]
+    audit.batch_pair(pair.student_id, pair.course_id, status, problem)
+    return {
+        "student_id": pair.student_id,
+        "course_id": pair.course_id,
+        "status": status,
+        "enrollment": pair.view,
+        "problem": problem.body(instance) if problem else None,
+    }
+
+
+async def enroll_batch(request: Request) -> Response:
+    body = validate(EnrollmentBatch, await read_json(request))
+    outcomes = await enrollments.enroll_batch(
+        request.state.db,
+        pairs=[(item.student_id, item.course_id) for item in body.items],
+        atomic=body.atomic,
+        waitlist=body.waitlist,
+    )
+    if body.atomic and (refusal := _atomic_refusal(outcomes)):
+        for pair in outcomes:
+            failed = pair.outcome != "refused"
+            audit.batch_pair(
+                pair.student_id, pair.course_id, refusal.status, refusal if failed else None
+            )
+        raise refusal
+    items = [_batch_item(pair, request.url.path) for pair in outcomes]
+    if not body.atomic:
+        return JSONResponse({"items": items})
+    waitlisted = any(pair.outcome == "waitlisted" for pair in outcomes)
+    return JSONResponse({"items": items}, status_code=202 if waitlisted else 201)
 
 
 async def list_student_courses(request: Request) -> Response:
@@ -133,6 +228,7 @@ async def list_course_students(request: Request) -> Response:
 
 routes = [
     Route("/students/{student_id:int}/courses", idempotent(enroll_student), methods=["POST"]),
+    Route("/enrollments/batch", idempotent(enroll_batch), methods=["POST"]),
     route("/students/{student_id:int}/courses", "GET", list_student_courses),
     route("/students/{student_id:int}/courses/{course_id:int}", "PUT", enroll_in_course),
     route("/students/{student_id:int}/courses/{course_id:int}", "DELETE", drop_course),

@@ -1,5 +1,6 @@
 """Bodies of the enrollment endpoints."""
 
+from collections import Counter
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
@@ -7,11 +8,12 @@ from pydantic import Field, field_validator
 from service.pagination import MAX_ID
 from service.schemas import Body
 
-CourseId = Annotated[int, Field(ge=1, le=MAX_ID)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+MAX_BATCH_PAIRS = 500
 
 
 class EnrollmentCreate(Body):
-    course_ids: Annotated[list[CourseId], Field(min_length=1, max_length=50)]
+    course_ids: Annotated[list[Id], Field(min_length=1, max_length=50)]
     # Whether a full course with room on its waitlist waitlists the student (else: 409).
     waitlist: bool = False
 
@@ -29,3 +31,27 @@ class EnrollmentStatusChange(Body):
 
     status: Literal["dropped", "completed"]
     reason: Annotated[str, Field(max_length=500)] | None = None
+
+
+class BatchPair(Body):
+    student_id: Id
+    course_id: Id
+
+
+class EnrollmentBatch(Body):
+    """Body of `POST /enrollments/batch` (API.md "Batch enrollment")."""
+
+    items: Annotated[list[BatchPair], Field(min_length=1, max_length=MAX_BATCH_PAIRS)]
+    # Every pair or none (else each pair on its own, as PUT would try it).
+    atomic: bool = False
+    # Whether a full course with room on its waitlist waitlists the student (else: 409).
+    waitlist: bool = False
+
+    @field_validator("items")
+    @classmethod
+    def refuse_repeats(cls, items: list[BatchPair]) -> list[BatchPair]:
+        listed = Counter((item.student_id, item.course_id) for item in items)
+        repeated = sorted(pair for pair, times in listed.items() if times > 1)
+        if repeated:
+            raise ValueError(f"each pair may be listed once; repeated: {repeated}")
+        return items

@@ -383,11 +383,76 @@ def conditional_ratio(target: Target, data: Dataset, args: argparse.Namespace) -
     return [not_modified.rate / ok.rate for ok, not_modified in rounds]
 
 
+BATCH_COURSES, BATCH_STUDENTS, BATCH_CONNECTIONS = 200, 50, 4
+# One request: 50 students from `first` into 10 courses from the `course`th, 500 new pairs.
+COHORT_BATCH = """
+function request()
+  local first, course = math.random(low, high), math.random(#courses - 10)
+  local pairs = {}
+  for s = first, first + 49 do
+    for c = course, course + 9 do
+      pairs[#pairs + 1] = '{"student_id":' .. s .. ',"course_id":' .. courses[c] .. '}'
+    end
+  end
+  local body = '{"items":[' .. table.concat(pairs, ',') .. ']}'
+  return wrk.format("POST", "/enrollments/batch", HEADERS, body)
+end
+"""
+
+
+def batch_ratio(target: Target, url: str, data: Dataset, args: argparse.Namespace) -> list[float]:
+    """Per round, the p50 of a 500-pair non-atomic batch (COHORT_BATCH) over the p50 of a
+    single PUT, side by side at a few connections, each enrolling new pairs in courses
+    without a limit (emptied before each run)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        course_ids = [
+            row[0]
+            for row in conn.execute(
+                "INSERT INTO courses (code, title, capacity) "
+                "SELECT 'BATCH-' || g, 'Batch', NULL FROM generate_series(1, %s) AS g "
+                "RETURNING id",
+                (BATCH_COURSES,),
+            )
+        ]
+    pick = (
+        f"local low, high = {data.min_student_id}, {data.max_student_id - BATCH_STUDENTS}\n"
+        + "local courses = {"
+        + ", ".join(map(str, course_ids))
+        + "}\n"
+        + SEED_RANDOM
+    )
+    single = pick + call(
+        "PUT",
+        '"/students/" .. math.random(low, high) .. "/courses/" .. courses[math.random(#courses)]',
+    )
+    headers = AUTH[:-1] + ', ["Content-Type"] = "application/json"}'
+    cohort = pick + COHORT_BATCH.replace("HEADERS", headers)
+
+    def empty_courses() -> None:
+        time.sleep(0.5)  # requests still in flight from the run before
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DELETE FROM student_courses WHERE course_id = ANY(%s)", (course_ids,))
+
+    few = argparse.Namespace(
+        **{
+            **vars(args),
+            "rounds": min(args.rounds, CONDITIONAL_ROUNDS),
+            "connections": BATCH_CONNECTIONS,
+        }
+    )
+    rounds = alternate([(target, single), (target, cohort)], few, empty_courses)
+    assert all(set(put.statuses) <= {200, 201} for put, _ in rounds), "a PUT was refused"
+    assert all(set(batch.statuses) == {200} for _, batch in rounds), "a batch was refused"
+    return [batch.p50_ms / put.p50_ms for put, batch in rounds]
+
+
 def run_native(
     args: argparse.Namespace,
-) -> tuple[dict[str, wrk.Result], ScenarioRounds, float, str, FeedFollower, list[float]]:
+) -> tuple[dict[str, wrk.Result], ScenarioRounds, float, str, FeedFollower, dict[str, list[float]]]:
     """Seed a fresh database, start the service and the reference beside it, load both:
-    the targets' scenarios in alternating rounds (ROUND_SCENARIOS), then the others once."""
+    the targets' scenarios in alternating rounds (ROUND_SCENARIOS), then the others once,
+    then the ratios measured side by side (per round: a 304 against a 200, a batch against a
+    PUT)."""
     with seeded_service(args) as (url, data, service):
         reference_process, reference_url = start_reference(url, args.workers, service.log.parent)
         ours = Target(service.url, worker_processes(service.process.pid))
@@ -421,14 +486,17 @@ def run_native(
             ]
             results = {name: median_round([r[name] for r in rounds]) for name in ROUND_SCENARIOS}
             results |= drive(ours, data, args, done=results)
-            not_modified = conditional_ratio(ours, data, args)
+            side_by_side = {
+                "one student's GETs: 304 rate / 200 rate": conditional_ratio(ours, data, args),
+                "500-pair batch p50 / single PUT p50": batch_ratio(ours, url, data, args),
+            }
         finally:
             reference_process.terminate()
             reference_process.wait(timeout=30)
         rate = pgbench_rate(url, data, args.seconds, clients=16)
         checks.append(url_check(url))
         check = next((c for c in checks if not consistent(c)), checks[-1])
-        return results, rounds, rate, check, follower, not_modified
+        return results, rounds, rate, check, follower, side_by_side
 
 
 def url_check(url: str) -> str:
@@ -449,7 +517,7 @@ def report(
     database_rate: float | None,
     check: str,
     follower: FeedFollower | None = None,
-    not_modified: list[float] | None = None,
+    side_by_side: dict[str, list[float]] | None = None,
 ) -> None:
     """The table, then the targets' figures. With rounds (ROUND_SCENARIOS side by side), a
     figure is the median of the rounds' own, which are listed: one run's p99 in particular
@@ -487,8 +555,8 @@ def report(
             + figure("p99 ms", p99s, 1)
             + f"; {probes} probes seen, {follower.missed} missed"
         )
-    if not_modified:
-        print(figure("one student's GETs: 304 rate / 200 rate", not_modified))
+    for name, ratios_by_round in (side_by_side or {}).items():
+        print(figure(name, ratios_by_round))
     deep = next(r for n, r in results.items() if n.startswith("c page"))
     print(f"deep page p50 / first page p50: {deep.p50_ms / results['c first page'].p50_ms:.2f}")
     print(f"after the rush: {check}")
