@@ -3,8 +3,9 @@
 #   make test   the whole test suite
 VENV := .venv
 PYTHON := $(VENV)/bin/python
-# Debian packages driven as real processes: PgBouncer (scale-out test), wrk (load harness).
-SYSTEM_TOOLS := pgbouncer wrk
+# Debian packages driven as real processes: PgBouncer (scale-out test), wrk (load harness),
+# chromium (the API page, tried in a real browser).
+SYSTEM_TOOLS := pgbouncer wrk chromium
 
 .PHONY: run test system-tools
 

@@ -20,7 +20,7 @@ from service.front_door import FrontDoor
 from service.logs import access_log, configure_logging
 from service.repositories import changes, idempotency
 from service.routes import changes as change_feed
-from service.routes import courses, enrollments, health, students
+from service.routes import courses, docs, enrollments, health, students
 
 logger = logging.getLogger("service")
 HOUSEKEEPING_SECONDS = 1
@@ -111,6 +111,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *courses.routes,
             *change_feed.routes,
             *health.routes,
+            *docs.routes,
         ],
         lifespan=lifespan,
         middleware=[Middleware(FrontDoor, keys=settings.api_keys)],
