@@ -98,28 +98,33 @@ class Attempt:
         return [{name: row[name] for name in VIEW_FIELDS} for row in self.rows]
 
 
+async def _enroll(conn: Connection, statement: str, **values: Any) -> list[asyncpg.Record]:
+    """Run an enroll statement, which commits on its own, saying who asks (for the history)."""
+    try:
+        return await SQL[statement].fetch(conn, **values, **_who())
+    except asyncpg.CheckViolationError as error:
+        if error.constraint_name != "student_courses_transition":
+            raise
+        # A concurrent request enrolled a pair after our snapshot, and the statement was
+        # undone. Running it again (run_statement does) sees that row: 409 for POST, 200 for
+        # PUT or a batch's pair, as if this request had come second.
+        raise DatabaseConflict("a concurrent request enrolled the same pair") from None
+
+
 async def _attempt(
     conn: Connection, lock_timeout: str, student_id: int, course_ids: list[int], waitlist: bool
 ) -> Attempt:
     """Run the enroll statement (one round trip, committed on its own); NotFound for an
     unknown student. It inserts nothing unless every course is known, not held and has a
     seat, or, with `waitlist`, room on its waitlist."""
-    try:
-        rows = await SQL["enroll"].fetch(
-            conn,
-            student_id=student_id,
-            course_ids=course_ids,
-            waitlist=waitlist,
-            lock_timeout=lock_timeout,
-            **_who(),
-        )
-    except asyncpg.CheckViolationError as error:
-        if error.constraint_name != "student_courses_transition":
-            raise
-        # A concurrent request enrolled the same pair after our snapshot, and the statement
-        # was undone. Running it again (run_statement does) sees that row: 409 for POST, 200
-        # for PUT, as if this request had come second.
-        raise DatabaseConflict("a concurrent request enrolled the same student") from None
+    rows = await _enroll(
+        conn,
+        "enroll",
+        student_id=student_id,
+        course_ids=course_ids,
+        waitlist=waitlist,
+        lock_timeout=lock_timeout,
+    )
     if not rows:
         raise NotFound(f"student {student_id} does not exist")
     attempt = Attempt(course_ids, [row for row in rows if row["id"] is not None], waitlist)
@@ -209,21 +214,15 @@ async def enroll_batch(
     course_ids = [course_id for _, course_id in pairs]
 
     async def enroll(conn: Connection, lock_timeout: str) -> list[BatchOutcome]:
-        try:
-            rows = await SQL["enroll-batch"].fetch(
-                conn,
-                student_ids=student_ids,
-                course_ids=course_ids,
-                atomic=atomic,
-                waitlist=waitlist,
-                lock_timeout=lock_timeout,
-                **_who(),
-            )
-        except asyncpg.CheckViolationError as error:
-            if error.constraint_name != "student_courses_transition":
-                raise
-            # As in _attempt: run again, and the pair a concurrent request enrolled is held.
-            raise DatabaseConflict("a concurrent request enrolled a pair of the batch") from None
+        rows = await _enroll(
+            conn,
+            "enroll-batch",
+            student_ids=student_ids,
+            course_ids=course_ids,
+            atomic=atomic,
+            waitlist=waitlist,
+            lock_timeout=lock_timeout,
+        )
         return [_batch_outcome(row) for row in rows]
 
     return await db.run_statement(enroll)
