@@ -7,7 +7,12 @@ PYTHON := $(VENV)/bin/python
 # chromium (the API page, tried in a real browser).
 SYSTEM_TOOLS := pgbouncer wrk chromium
 
-.PHONY: run test system-tools
+# Installs take the exact versions, with hashes, locked in requirements/ (`make lock`
+# refreshes them from pyproject.toml), then the project itself without its dependencies.
+LOCKED := $(VENV)/bin/pip install -q --require-hashes --no-deps -r
+PROJECT := $(VENV)/bin/pip install -q --no-deps -e .
+
+.PHONY: run test system-tools lock
 
 run: $(VENV)/.runtime
 	$(PYTHON) -m service
@@ -15,15 +20,28 @@ run: $(VENV)/.runtime
 test: $(VENV)/.test system-tools
 	$(PYTHON) -m pytest
 
-$(VENV)/.runtime: pyproject.toml
+$(VENV)/.runtime: requirements/run.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q -e .
+	$(LOCKED) requirements/run.txt
+	$(PROJECT)
 	touch $@
 
-$(VENV)/.test: pyproject.toml
+$(VENV)/.test: requirements/test.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q -e '.[test]'
+	$(LOCKED) requirements/test.txt
+	$(PROJECT)
 	touch $@ $(VENV)/.runtime
+
+# The three locks: the image's (no embedded Postgres), make run's, make test's. pip-tools
+# runs from a venv of its own, so it never lands in the locked ones.
+lock:
+	python3 -m venv .venv-lock
+	.venv-lock/bin/pip install -q pip-tools
+	for lock in image:"" run:"--extra embedded" test:"--extra test"; do \
+		.venv-lock/bin/pip-compile -q --generate-hashes --strip-extras --allow-unsafe \
+			--no-emit-index-url --no-emit-find-links $${lock#*:} \
+			-o requirements/$${lock%%:*}.txt pyproject.toml || exit 1; \
+	done
 
 # Installs what is missing with apt-get when run as root; otherwise says what to install.
 system-tools:
