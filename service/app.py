@@ -18,6 +18,7 @@ from service.database import Database, open_database
 from service.feed_watcher import FeedWatcher
 from service.front_door import FrontDoor
 from service.logs import access_log, configure_logging
+from service.replicas import ReadRouting, ReplicaSet, open_replicas
 from service.repositories import changes, idempotency
 from service.routes import changes as change_feed
 from service.routes import courses, docs, enrollments, health, students
@@ -31,6 +32,7 @@ CHANGE_EXPIRY_EVERY_ROUNDS = 60
 class State(TypedDict):
     db: Database
     feed: FeedWatcher
+    replicas: ReplicaSet | None
 
 
 class MethodRouter(Router):
@@ -92,11 +94,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
         )
         chores = asyncio.create_task(housekeeping(db, feed, settings))
+        replicas = await open_replicas(db, settings) if settings.replica_urls else None
+        watch = asyncio.create_task(replicas.watch()) if replicas else None
         try:
-            yield {"db": db, "feed": feed}
+            yield {"db": db, "feed": feed, "replicas": replicas}
         finally:
             chores.cancel()
+            if watch:
+                watch.cancel()
             await feed.close()
+            for replica in replicas.replicas if replicas else ():
+                await replica.db.pool.close()
             await db.pool.close()
             metrics.flush_counts()
             metrics.forget_this_process()
@@ -114,7 +122,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *docs.routes,
         ],
         lifespan=lifespan,
-        middleware=[Middleware(FrontDoor, keys=settings.api_keys)],
+        middleware=[
+            Middleware(FrontDoor, keys=settings.api_keys),
+            # Only with replicas: without, a request passes one layer less.
+            *([Middleware(ReadRouting)] if settings.replica_urls else []),
+        ],
     )
 
 

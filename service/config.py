@@ -111,6 +111,8 @@ class Settings:
     log_format: str = "json"
     api_keys: tuple[ApiKey, ...] = ()
     changes_retention: timedelta = timedelta(days=7)
+    replica_urls: tuple[str, ...] = ()
+    replica_max_lag: float = 1.0
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -133,4 +135,10 @@ class Settings:
             log_format=_choice("LOG_FORMAT", cls.log_format, ("json", "text")),
             api_keys=parse_api_keys(os.environ.get("API_KEYS", "")),
             changes_retention=_duration("CHANGES_RETENTION", "7d"),
+            replica_urls=tuple(
+                url.strip()
+                for url in os.environ.get("DATABASE_REPLICA_URLS", "").split(",")
+                if url.strip()
+            ),
+            replica_max_lag=_number("REPLICA_MAX_LAG", cls.replica_max_lag, minimum=0),
         )

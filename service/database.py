@@ -270,12 +270,15 @@ async def keep_session(conn: asyncpg.Connection) -> None:
     before this runs."""
 
 
-async def open_database(settings: Settings) -> Database:
-    """Open the pool; the lifespan closes it."""
-    assert settings.database_url is not None
+async def open_database(
+    settings: Settings, url: str | None = None, *, pool_min: int | None = None
+) -> Database:
+    """Open a pool on `url` (the primary's by default); the lifespan closes it."""
+    url = url or settings.database_url
+    assert url is not None
     pool = await asyncpg.create_pool(
-        settings.database_url,
-        min_size=min(settings.db_pool_min, settings.db_pool_max),
+        url,
+        min_size=min(settings.db_pool_min if pool_min is None else pool_min, settings.db_pool_max),
         max_size=settings.db_pool_max,
         statement_cache_size=settings.db_statement_cache_size,
         reset=keep_session,

@@ -120,12 +120,30 @@ FEED_WAITING = Gauge(
     multiprocess_mode="livesum",
 )
 
+# With read replicas (service/replicas.py): where GETs were served, and each replica's state.
+db_reads = LocalCounter(
+    Counter("db_reads_total", "GET requests served, by database (primary or a replica)", ["target"])
+)
+REPLICA_LAG = Gauge(
+    "replica_lag_seconds",
+    "How far behind the primary each replica is, at most, as of its last check",
+    ["replica"],
+    multiprocess_mode="max",
+)
+REPLICA_USABLE = Gauge(
+    "replica_usable",
+    "1 while a replica answers its checks within REPLICA_MAX_LAG, else 0",
+    ["replica"],
+    multiprocess_mode="min",
+)
+
 
 def flush_counts() -> None:
     """Add the counts kept in plain Python to their metrics."""
     requests_answered.flush()
     enrollments_created.flush()
     enrollments_rejected.flush()
+    db_reads.flush()
 
 
 def refresh(db: Database, feed: FeedWatcher) -> None:

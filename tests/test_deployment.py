@@ -20,7 +20,7 @@ from tests.running_service import RunningService, free_port
 COMPOSE = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
 DOCKERFILE = (PROJECT_ROOT / "Dockerfile").read_text()
-API_SERVICES = ["api", "api-pooled"]
+API_SERVICES = ["api", "api-pooled", "api-replicated"]
 
 
 def seconds(duration: str) -> float:
@@ -72,6 +72,23 @@ def test_pooled_replicas_go_through_pgbouncer_in_transaction_mode() -> None:
     assert "@pgbouncer:" in pooled["environment"]["DATABASE_URL"]
     assert pooled["environment"]["DB_STATEMENT_CACHE_SIZE"] == "0"
     assert pooled["profiles"] == ["scale"]
+
+
+def test_the_replica_profile_streams_from_postgres_and_the_api_reads_from_it() -> None:
+    replica = SERVICES["postgres-replica"]
+    assert replica["profiles"] == ["replica"]
+    assert replica["image"] == SERVICES["postgres"]["image"]
+    script = replica["command"][-1]
+    assert "pg_basebackup -h postgres" in script
+    assert " -R " in script
+    assert replica["volumes"][0].split(":")[0] in COMPOSE["volumes"]
+    assert replica["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert "host replication" in SERVICES["postgres"]["command"][-1]  # the primary lets it
+    api = SERVICES["api-replicated"]
+    assert api["profiles"] == ["replica"]
+    assert "@postgres:" in api["environment"]["DATABASE_URL"]
+    assert "@postgres-replica:" in api["environment"]["DATABASE_REPLICA_URLS"]
+    assert api["depends_on"]["postgres-replica"]["condition"] == "service_healthy"
 
 
 def test_loadtest_profile_loads_the_api_over_its_own_loopback() -> None:

@@ -7,6 +7,7 @@ import base64
 import contextlib
 import dataclasses
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -17,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
@@ -29,6 +31,7 @@ from tests.load.feed import FeedFollower
 from tests.load.scheduler import autogroup_warning
 from tests.load.seed import Dataset, overbooked, seed
 from tests.postgres import postgres_server, scratch_database
+from tests.replication import primary_and_replica
 from tests.running_service import RunningService, free_port
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -51,6 +54,7 @@ def call(method: str, path: str) -> str:
 
 A, B, RUSH = "a student with courses", "b student's courses", "d registration rush"
 WAITLIST_RUSH = "d rush with waitlists"
+MIXED = "e 90% reads, 10% writes"
 REFERENCE = "reference: a, lean app"
 # What a full run loads in rounds, in the table's order: the scenarios the targets are about.
 ROUND_SCENARIOS = (A, REFERENCE, B, RUSH, WAITLIST_RUSH)
@@ -94,7 +98,7 @@ def scenarios(data: Dataset) -> dict[str, str]:
         f"c page {last_page}": call("GET", deep_page),
         RUSH: student + rush + put_rush,
         WAITLIST_RUSH: student + queued + put_rush,
-        "e 90% reads, 10% writes": student + courses + mixed,
+        MIXED: student + courses + mixed,
     }
 
 
@@ -246,6 +250,11 @@ def arguments() -> argparse.Namespace:
     )
     parser.add_argument("--scenario", default=A, help="for --compare")
     parser.add_argument(
+        "--replica",
+        action="store_true",
+        help="only (a) reading from a streaming replica against from the primary, and (e)",
+    )
+    parser.add_argument(
         "--scale",
         type=int,
         nargs="?",
@@ -307,16 +316,17 @@ def service_on(
 
 
 def start_service(
-    url: str, args: argparse.Namespace, logs: Path, checkout: Path | None = None
+    url: str, args: argparse.Namespace, logs: Path, checkout: Path | None = None, **more: str
 ) -> RunningService:
     """The service on `url` with all its middleware on: access log, metrics, API keys;
-    `checkout`'s copy of it when given."""
+    `checkout`'s copy of it when given; `more` settings."""
     env = {
         "DATABASE_URL": url,
         "WORKERS": str(args.workers),
         "MIGRATE_ON_START": "false",
         "API_KEYS": f"load:{KEY}:read+write",
         "LOG_LEVEL": "info",
+        **more,
     }
     if checkout is None:
         return RunningService(logs, **env)
@@ -665,6 +675,59 @@ def compare(args: argparse.Namespace) -> None:
         print(figure(f"{name}, this / other", ratios))
 
 
+def reads_by_target(url: str) -> dict[str, float]:
+    """`db_reads_total` from the service's /metrics, by target (primary, replica-1, ...)."""
+    text = httpx.get(f"{url}/metrics").text
+    pattern = r'^db_reads_total\{target="([^"]+)"\} (\S+)$'
+    return {target: float(n) for target, n in re.findall(pattern, text, re.MULTILINE)}
+
+
+def replicated(args: argparse.Namespace) -> None:
+    """On a primary and a streaming replica of it (tests/replication.py), one seeded database:
+    (a) on a service reading from the replica against one reading from the primary, in
+    alternating rounds; then the mixed scenario (e) on the first, with the share of its
+    reads the replica served (no request sends a consistency token)."""
+    with (
+        tempfile.TemporaryDirectory() as root,
+        tempfile.TemporaryDirectory() as logs,
+    ):
+        Path(root).chmod(0o755)  # the replica's Postgres runs as another user
+        with (
+            primary_and_replica(Path(root)) as (server, replica),
+            service_on(server, args, Path(logs)) as (url, data, on_primary),
+        ):
+            replica_url = replica.url(urlsplit(url).path.lstrip("/"))
+            on_replica = start_service(url, args, Path(logs), DATABASE_REPLICA_URLS=replica_url)
+            try:
+                lua = scenarios(data)
+                reading_replica = Target(on_replica.url, worker_processes(on_replica.process.pid))
+                reading_primary = Target(on_primary.url, worker_processes(on_primary.process.pid))
+                warm_up(reading_replica, lua[A], args)
+                warm_up(reading_primary, lua[A], args)
+                rounds = alternate([(reading_replica, lua[A]), (reading_primary, lua[A])], args)
+                before = reads_by_target(on_replica.url)
+                mixed = measure(reading_replica, lua[MIXED], args)
+                time.sleep(1.5)  # the workers add their counts to /metrics every second
+                after = reads_by_target(on_replica.url)
+            finally:
+                on_replica.stop()
+    print_table(
+        {
+            "a, reads on the replica": median_round([r[0] for r in rounds]),
+            "a, reads on the primary": median_round([r[1] for r in rounds]),
+            "e, reads on the replica": mixed,
+        }
+    )
+    print(figure("a req/s, replica / primary", [a.rate / b.rate for a, b in rounds]))
+    print(figure("a p99, replica / primary", [a.p99_ms / b.p99_ms for a, b in rounds]))
+    served = {target: after[target] - before.get(target, 0) for target in after}
+    share = served.get("replica-1", 0) / max(1, sum(served.values()))
+    print(f"share of e's reads served by the replica: {share:.2f} of {sum(served.values()):.0f}")
+    failed = [r for pair in rounds for r in pair if r.errors or any(s >= 500 for s in r.statuses)]
+    if failed or mixed.errors or any(s >= 500 for s in mixed.statuses):
+        sys.exit("FAILED: 5xx or socket errors")
+
+
 def empty_rush(url: str, data: Dataset) -> None:
     """Free the rush courses' seats, once requests still in flight from a run have ended."""
     time.sleep(1)
@@ -687,6 +750,8 @@ def main() -> None:
         scale(args)
     elif args.compare:
         compare(args)
+    elif args.replica:
+        replicated(args)
     elif args.target_url:
         assert args.database_url, "--target-url needs --database-url, to seed"
         data = seeded(args.database_url, args)

@@ -1,0 +1,207 @@
+"""Reads on Postgres streaming replicas (API.md v1.1 "Read replicas").
+
+With `DATABASE_REPLICA_URLS`, each replica gets a pool of its own and `ReadRouting` sends a
+GET to a usable one: one that answered the last check and is within `REPLICA_MAX_LAG` of the
+primary, or, when the request carries `X-Consistency-Token`, one that has replayed past it.
+With none usable the primary serves. Every other request, the change feed and a pair's
+history stay on the primary. A write's response carries the token: the primary's WAL
+position once its commit is done, so a replica that has replayed that far holds the write.
+
+Lag is measured off the request path by `ReplicaSet.watch()`, every CHECK_SECONDS: the
+primary's WAL position is sampled, and a replica is behind by at most the time since the
+newest sample it has replayed past. That holds on an idle primary too, where the time of the
+last replayed transaction (`pg_last_xact_replay_timestamp()`) would make a replica that is
+up to date look old.
+"""
+
+import asyncio
+import itertools
+import logging
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import asyncpg
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service import metrics
+from service.config import Settings
+from service.database import Database, open_database
+from service.problems import ServiceUnavailable
+
+logger = logging.getLogger(__name__)
+
+CHECK_SECONDS = 0.1
+# How long a check may take before its replica counts as not answering.
+CHECK_TIMEOUT_SECONDS = 0.5
+TOKEN_HEADER = b"x-consistency-token"
+# Reads that must see every committed change in order: the feed, and a pair's history.
+PRIMARY_ONLY = ("/changes",)
+PRIMARY_ONLY_SUFFIX = "/history"
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def parse_position(text: str) -> int | None:
+    """A WAL position ("16/B374D848", as Postgres writes one) as a number; None if not one."""
+    high, slash, low = text.partition("/")
+    try:
+        return (int(high, 16) << 32) + int(low, 16) if slash else None
+    except ValueError:
+        return None
+
+
+@dataclass
+class Replica:
+    name: str
+    db: Database
+    usable: bool = False  # answered its last check, and within the allowed lag
+    replayed: int = -1  # the WAL position it had replayed at its last check
+    lag_seconds: float = float("inf")
+
+
+@dataclass
+class ReplicaSet:
+    primary: Database
+    replicas: list[Replica]
+    max_lag_seconds: float
+    # The primary's WAL position over the last REPLICA_MAX_LAG and more: (time, position).
+    _samples: deque[tuple[float, int]] = field(default_factory=deque)
+    _turn: Iterator[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._turn = itertools.cycle(range(len(self.replicas)))
+
+    def pick(self, token: int | None) -> Replica | None:
+        """The next usable replica in turn that has replayed past `token` (when given)."""
+        for _ in self.replicas:
+            replica = self.replicas[next(self._turn)]
+            if replica.usable and (token is None or replica.replayed >= token):
+                return replica
+        return None
+
+    def failed(self, replica: Replica) -> None:
+        """A request found the replica down: skip it until its next check says otherwise."""
+        replica.usable = False
+
+    async def position(self) -> str:
+        """The primary's WAL position now: past every commit that has returned."""
+        async with self.primary.connection() as conn:
+            position: str = await conn.fetchval("SELECT pg_current_wal_lsn()::text")
+        return position
+
+    async def watch(self) -> None:
+        """Check every replica every CHECK_SECONDS, until cancelled."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                now = loop.time()
+                self._samples.append((now, parse_position(await self.position()) or 0))
+                while self._samples[0][0] < now - 2 * self.max_lag_seconds - 1:
+                    self._samples.popleft()
+                await asyncio.gather(*(self._check(replica, now) for replica in self.replicas))
+            except ServiceUnavailable:  # the primary did not answer: keep what is known
+                logger.warning("replicas.primary_unanswered")
+            except Exception:  # a bug must not end the checks: log it, check again
+                logger.exception("replicas.check_failed")
+            await asyncio.sleep(CHECK_SECONDS)
+
+    async def _check(self, replica: Replica, now: float) -> None:
+        try:
+            async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+                conn = await replica.db.pool.acquire()
+                try:
+                    replayed = await conn.fetchval("SELECT pg_last_wal_replay_lsn()::text")
+                finally:
+                    await replica.db.pool.release(conn)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            replica.usable, replica.lag_seconds = False, float("inf")
+        else:
+            replica.replayed = parse_position(replayed or "") or -1
+            caught_up = [t for t, position in self._samples if position <= replica.replayed]
+            replica.lag_seconds = now - max(caught_up) if caught_up else float("inf")
+            replica.usable = replica.lag_seconds <= self.max_lag_seconds
+        metrics.REPLICA_LAG.labels(replica.name).set(min(replica.lag_seconds, 1e9))
+        metrics.REPLICA_USABLE.labels(replica.name).set(int(replica.usable))
+
+
+async def open_replicas(primary: Database, settings: Settings) -> ReplicaSet:
+    """A pool per replica, opened with no connection, so that a replica down at start delays
+    nothing: each is usable once its first check answers."""
+    replicas = [
+        Replica(f"replica-{number}", await open_database(settings, url, pool_min=0))
+        for number, url in enumerate(settings.replica_urls, start=1)
+    ]
+    return ReplicaSet(primary, replicas, settings.replica_max_lag)
+
+
+def _reads_anywhere(scope: Scope) -> bool:
+    path: str = scope["path"]
+    return (
+        scope["method"] == "GET"
+        and not path.startswith(PRIMARY_ONLY)
+        and not path.endswith(PRIMARY_ONLY_SUFFIX)
+    )
+
+
+class ReadRouting:
+    """The layer inside FrontDoor, with replicas only: a GET on a replica (again on the
+    primary if the replica fails it: a replica's failure is never the caller's 5xx), and a
+    write's response with its consistency token."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        replicas: ReplicaSet | None = scope.get("state", {}).get("replicas")
+        if scope["type"] != "http" or replicas is None:
+            await self.app(scope, receive, send)
+        elif scope["method"] in WRITES:
+            await self.app(scope, receive, _with_token(send, replicas))
+        elif _reads_anywhere(scope):
+            await self._read(scope, receive, send, replicas)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _read(self, scope: Scope, receive: Receive, send: Send, replicas: ReplicaSet) -> None:
+        sent = next((v for k, v in scope["headers"] if k == TOKEN_HEADER), None)
+        token = parse_position(sent.decode("latin-1")) if sent is not None else None
+        # A token that is not a position cannot be honoured by a replica: the primary serves.
+        replica = replicas.pick(token) if sent is None or token is not None else None
+        if replica is None:
+            metrics.db_reads.inc("primary")
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_once_started(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self.app(
+                {**scope, "state": {**scope["state"], "db": replica.db}}, receive, send_once_started
+            )
+            metrics.db_reads.inc(replica.name)
+        except ServiceUnavailable:
+            if started:
+                raise
+            replicas.failed(replica)
+            logger.warning("replicas.read_failed", extra={"replica": replica.name})
+            metrics.db_reads.inc("primary")
+            await self.app(scope, receive, send)
+
+
+def _with_token(send: Send, replicas: ReplicaSet) -> Send:
+    async def send_with_token(message: Message) -> None:
+        if message["type"] == "http.response.start" and message["status"] < 300:
+            try:
+                position = await replicas.position()
+            except ServiceUnavailable:  # the write stands; without a token, reads may lag it
+                logger.warning("replicas.position_unknown")
+            else:
+                token = (TOKEN_HEADER, position.encode())
+                message["headers"] = [*message.get("headers", []), token]
+        await send(message)
+
+    return send_with_token

@@ -1,0 +1,159 @@
+"""Reads on a real streaming replica (API.md v1.1 "Read replicas"): a primary and a
+`pg_basebackup -R` replica of it, both run natively (tests/replication.py)."""
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from service.app import create_app
+from service.config import Settings
+from service.migrations import apply_migrations
+from tests.openapi_check import assert_conforms
+from tests.postgres import scratch_database
+from tests.replication import StreamingReplica, primary_and_replica
+
+MAX_LAG = 5.0  # seconds: room for a paused replica to stay usable while a test looks
+
+
+@pytest.fixture(scope="module")
+def streaming(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, StreamingReplica]]:
+    root = tmp_path_factory.mktemp("replication")
+    root.chmod(0o755)  # the replica's Postgres runs as another user
+    with primary_and_replica(Path(root)) as pair:
+        yield pair
+
+
+@pytest.fixture(scope="module")
+def databases(streaming: tuple[str, StreamingReplica]) -> Iterator[tuple[str, str]]:
+    """The service's database on the primary, migrated, and the same database's URL on the
+    replica (CREATE DATABASE and the migrations stream to it like every write)."""
+    primary, replica = streaming
+    with scratch_database(primary, "replicated") as url:
+        apply_migrations(url)
+        yield url, replica.url(urlsplit(url).path.lstrip("/"))
+
+
+@pytest.fixture(scope="module")
+async def client(databases: tuple[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+    primary_url, replica_url = databases
+    settings = Settings(
+        database_url=primary_url, replica_urls=(replica_url,), replica_max_lag=MAX_LAG
+    )
+    async with (
+        LifespanManager(create_app(settings)) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app),
+            base_url="http://test",
+            event_hooks={"response": [assert_conforms]},
+        ) as client,
+    ):
+        await replica_usable(client, True)
+        yield client
+
+
+async def metric(client: httpx.AsyncClient, name: str) -> float:
+    text = (await client.get("/metrics")).text
+    found = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    return float(found[1]) if found else 0.0
+
+
+async def replica_usable(client: httpx.AsyncClient, usable: bool) -> None:
+    for _ in range(100):
+        if await metric(client, 'replica_usable{replica="replica-1"}') == float(usable):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the replica did not become {'usable' if usable else 'unusable'}")
+
+
+async def new_student(client: httpx.AsyncClient, email: str) -> httpx.Response:
+    body = {"first_name": "Ada", "last_name": "Lovelace", "email": email}
+    response = await client.post("/students", json=body)
+    assert response.status_code == 201
+    return response
+
+
+async def test_reads_land_on_the_replica_and_writes_carry_a_token(
+    client: httpx.AsyncClient,
+) -> None:
+    created = await new_student(client, "replicated@example.edu")
+    token = created.headers["x-consistency-token"]
+    assert re.fullmatch(r"[0-9A-F]+/[0-9A-F]+", token)
+    on_replica = await metric(client, 'db_reads_total{target="replica-1"}')
+    await asyncio.sleep(0.5)  # a few checks: the replica is seen to have replayed the write
+
+    for _ in range(20):
+        response = await client.get(
+            f"/students/{created.json()['id']}", headers={"X-Consistency-Token": token}
+        )
+        assert response.status_code == 200
+
+    assert await metric(client, 'db_reads_total{target="replica-1"}') >= on_replica + 19
+    assert 0 <= await metric(client, 'replica_lag_seconds{replica="replica-1"}') < MAX_LAG
+
+
+async def test_a_token_reads_its_write_while_replay_is_paused(
+    client: httpx.AsyncClient, streaming: tuple[str, StreamingReplica]
+) -> None:
+    _, replica = streaming
+    student = (await new_student(client, "paused@example.edu")).json()
+    path = f"/students/{student['id']}"
+    for _ in range(50):  # until the replica has it
+        if (await client.get(path)).status_code == 200:
+            break
+        await asyncio.sleep(0.1)
+    replica.replay(paused=True)
+    try:
+        renamed = await client.patch(path, json={"first_name": "Augusta"})
+        token = renamed.headers["x-consistency-token"]
+
+        with_token = await client.get(path, headers={"X-Consistency-Token": token})
+        without = await client.get(path)
+
+        assert with_token.json()["first_name"] == "Augusta"  # from the primary
+        assert without.json()["first_name"] == "Ada"  # from the replica, which has not replayed it
+    finally:
+        replica.replay(paused=False)
+    for _ in range(50):  # replay resumed: the replica serves the write too
+        if (await client.get(path)).json()["first_name"] == "Augusta":
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the replica never replayed the write")
+
+
+async def test_a_stopped_replica_costs_no_read_a_5xx_and_is_used_again_when_back(
+    client: httpx.AsyncClient, streaming: tuple[str, StreamingReplica]
+) -> None:
+    _, replica = streaming
+    created = await new_student(client, "failover@example.edu")
+    path = f"/students/{created.json()['id']}"
+    token = {"X-Consistency-Token": created.headers["x-consistency-token"]}
+    statuses: list[int] = []
+    stopped = asyncio.Event()
+
+    async def read_until_stopped() -> None:
+        while not stopped.is_set() or len(statuses) < 400:
+            statuses.append((await client.get(path, headers=token)).status_code)
+
+    readers = [asyncio.create_task(read_until_stopped()) for _ in range(8)]
+    await asyncio.sleep(0.3)
+    on_primary = await metric(client, 'db_reads_total{target="primary"}')
+    await asyncio.to_thread(replica.stop)
+    await replica_usable(client, False)
+    stopped.set()
+    await asyncio.gather(*readers)
+    try:
+        assert set(statuses) == {200}
+        assert await metric(client, 'db_reads_total{target="primary"}') > on_primary
+    finally:
+        await asyncio.to_thread(replica.start)
+    await replica_usable(client, True)
+    on_replica = await metric(client, 'db_reads_total{target="replica-1"}')
+    for _ in range(10):
+        assert (await client.get(path, headers=token)).status_code == 200
+    assert await metric(client, 'db_reads_total{target="replica-1"}') >= on_replica + 10
