@@ -7,11 +7,11 @@ With none usable the primary serves. Every other request, the change feed and a 
 history stay on the primary. A write's response carries the token: the primary's WAL
 position once its commit is done, so a replica that has replayed that far holds the write.
 
-Lag is measured off the request path by `ReplicaSet.watch()`, every CHECK_SECONDS: the
-primary's WAL position is sampled, and a replica is behind by at most the time since the
-newest sample it has replayed past. That holds on an idle primary too, where the time of the
-last replayed transaction (`pg_last_xact_replay_timestamp()`) would make a replica that is
-up to date look old.
+Lag is measured off the request path by `ReplicaSet.watch()`, every CHECK_SECONDS, on
+connections of its own (`Probe`): the primary's WAL position is sampled, and a replica is
+behind by at most the time since the newest sample it has replayed past. That holds on an
+idle primary too, where the time of the last replayed transaction
+(`pg_last_xact_replay_timestamp()`) would make a replica that is up to date look old.
 """
 
 import asyncio
@@ -50,10 +50,38 @@ def parse_position(text: str) -> int | None:
         return None
 
 
+class Probe:
+    """One query at a time on a connection of its own, opened when first needed and again
+    after a failure: the checks never wait behind requests for a pooled connection, so a
+    busy pool cannot make a healthy replica look dead, nor delay the primary's samples."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._conn: asyncpg.Connection | None = None
+
+    async def position(self, query: str) -> int | None:
+        """The WAL position `query` reads, within CHECK_TIMEOUT_SECONDS; None when the
+        server does not answer in time (the connection is then dropped)."""
+        try:
+            async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+                if self._conn is None:
+                    self._conn = await asyncpg.connect(self.url, statement_cache_size=0)
+                return parse_position(await self._conn.fetchval(query) or "")
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            await self.close()
+            return None
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.terminate()  # no goodbye: the server may be the one that failed
+
+
 @dataclass
 class Replica:
     name: str
     db: Database
+    probe: Probe
     usable: bool = False  # answered its last check, and within the allowed lag
     replayed: int = -1  # the WAL position it had replayed at its last check
     lag_seconds: float = float("inf")
@@ -62,6 +90,7 @@ class Replica:
 @dataclass
 class ReplicaSet:
     primary: Database
+    primary_probe: Probe
     replicas: list[Replica]
     max_lag_seconds: float
     # The primary's WAL position over the last REPLICA_MAX_LAG and more: (time, position).
@@ -92,32 +121,29 @@ class ReplicaSet:
     async def watch(self) -> None:
         """Check every replica every CHECK_SECONDS, until cancelled."""
         loop = asyncio.get_running_loop()
-        while True:
-            try:
+        try:
+            while True:
                 now = loop.time()
-                self._samples.append((now, parse_position(await self.position()) or 0))
-                while self._samples[0][0] < now - 2 * self.max_lag_seconds - 1:
-                    self._samples.popleft()
-                await asyncio.gather(*(self._check(replica, now) for replica in self.replicas))
-            except ServiceUnavailable:  # the primary did not answer: keep what is known
-                logger.warning("replicas.primary_unanswered")
-            except Exception:  # a bug must not end the checks: log it, check again
-                logger.exception("replicas.check_failed")
-            await asyncio.sleep(CHECK_SECONDS)
+                sampled = await self.primary_probe.position("SELECT pg_current_wal_lsn()::text")
+                if sampled is None:  # the primary did not answer: judge nothing by it
+                    logger.warning("replicas.primary_unanswered")
+                else:
+                    self._samples.append((now, sampled))
+                    while self._samples[0][0] < now - 2 * self.max_lag_seconds - 1:
+                        self._samples.popleft()
+                    await asyncio.gather(*(self._check(replica, now) for replica in self.replicas))
+                await asyncio.sleep(CHECK_SECONDS)
+        finally:
+            for probe in (self.primary_probe, *(replica.probe for replica in self.replicas)):
+                await probe.close()
 
     async def _check(self, replica: Replica, now: float) -> None:
-        try:
-            async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
-                conn = await replica.db.pool.acquire()
-                try:
-                    replayed = await conn.fetchval("SELECT pg_last_wal_replay_lsn()::text")
-                finally:
-                    await replica.db.pool.release(conn)
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        replayed = await replica.probe.position("SELECT pg_last_wal_replay_lsn()::text")
+        if replayed is None:
             replica.usable, replica.lag_seconds = False, float("inf")
         else:
-            replica.replayed = parse_position(replayed or "") or -1
-            caught_up = [t for t, position in self._samples if position <= replica.replayed]
+            replica.replayed = replayed
+            caught_up = [t for t, position in self._samples if position <= replayed]
             replica.lag_seconds = now - max(caught_up) if caught_up else float("inf")
             replica.usable = replica.lag_seconds <= self.max_lag_seconds
         metrics.REPLICA_LAG.labels(replica.name).set(min(replica.lag_seconds, 1e9))
@@ -128,10 +154,11 @@ async def open_replicas(primary: Database, settings: Settings) -> ReplicaSet:
     """A pool per replica, opened with no connection, so that a replica down at start delays
     nothing: each is usable once its first check answers."""
     replicas = [
-        Replica(f"replica-{number}", await open_database(settings, url, pool_min=0))
+        Replica(f"replica-{number}", await open_database(settings, url, pool_min=0), Probe(url))
         for number, url in enumerate(settings.replica_urls, start=1)
     ]
-    return ReplicaSet(primary, replicas, settings.replica_max_lag)
+    assert settings.database_url is not None
+    return ReplicaSet(primary, Probe(settings.database_url), replicas, settings.replica_max_lag)
 
 
 def _reads_anywhere(scope: Scope) -> bool:
