@@ -62,11 +62,16 @@ class Probe:
     async def position(self, query: str) -> int | None:
         """The WAL position `query` reads, within CHECK_TIMEOUT_SECONDS; None when the
         server does not answer in time (the connection is then dropped)."""
+        # asyncpg's own timeouts, not a cancellation from outside: cancelled, a connect or a
+        # query may wait on a server that no longer answers (a cancel request, a goodbye).
         try:
-            async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
-                if self._conn is None:
-                    self._conn = await asyncpg.connect(self.url, statement_cache_size=0)
-                return parse_position(await self._conn.fetchval(query) or "")
+            if self._conn is None:
+                self._conn = await asyncpg.connect(
+                    self.url, statement_cache_size=0, timeout=CHECK_TIMEOUT_SECONDS
+                )
+            return parse_position(
+                await self._conn.fetchval(query, timeout=CHECK_TIMEOUT_SECONDS) or ""
+            )
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
             await self.close()
             return None
@@ -123,19 +128,24 @@ class ReplicaSet:
         loop = asyncio.get_running_loop()
         try:
             while True:
-                now = loop.time()
-                sampled = await self.primary_probe.position("SELECT pg_current_wal_lsn()::text")
-                if sampled is None:  # the primary did not answer: judge nothing by it
-                    logger.warning("replicas.primary_unanswered")
-                else:
-                    self._samples.append((now, sampled))
-                    while self._samples[0][0] < now - 2 * self.max_lag_seconds - 1:
-                        self._samples.popleft()
-                    await asyncio.gather(*(self._check(replica, now) for replica in self.replicas))
+                try:
+                    await self._check_all(loop.time())
+                except Exception:  # a bug must not end the checks: log it, check again
+                    logger.exception("replicas.check_failed")
                 await asyncio.sleep(CHECK_SECONDS)
         finally:
             for probe in (self.primary_probe, *(replica.probe for replica in self.replicas)):
                 await probe.close()
+
+    async def _check_all(self, now: float) -> None:
+        sampled = await self.primary_probe.position("SELECT pg_current_wal_lsn()::text")
+        if sampled is None:  # the primary did not answer: judge nothing by it
+            logger.warning("replicas.primary_unanswered")
+            return
+        self._samples.append((now, sampled))
+        while self._samples[0][0] < now - 2 * self.max_lag_seconds - 1:
+            self._samples.popleft()
+        await asyncio.gather(*(self._check(replica, now) for replica in self.replicas))
 
     async def _check(self, replica: Replica, now: float) -> None:
         replayed = await replica.probe.position("SELECT pg_last_wal_replay_lsn()::text")
