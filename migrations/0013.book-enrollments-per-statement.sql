@@ -37,7 +37,7 @@ BEGIN
                    count(*) FILTER (WHERE status = 'waitlisted') AS queue
             FROM new_rows GROUP BY course_id
         ) AS d
-        WHERE c.id = d.course_id;
+        WHERE c.id = d.course_id AND (d.seats <> 0 OR d.queue <> 0);
         INSERT INTO changes (entity, op, key, data)
         SELECT 'enrollment', 'upsert', feed_key(n::student_courses), feed_data(n::student_courses)
         FROM new_rows AS n ORDER BY n.waitlist_ticket, n.course_id, n.student_id;

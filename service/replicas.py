@@ -153,8 +153,8 @@ class ReplicaSet:
             replica.usable, replica.lag_seconds = False, float("inf")
         else:
             replica.replayed = replayed
-            caught_up = [t for t, position in self._samples if position <= replayed]
-            replica.lag_seconds = now - max(caught_up) if caught_up else float("inf")
+            caught_up = max((t for t, at in self._samples if at <= replayed), default=None)
+            replica.lag_seconds = float("inf") if caught_up is None else now - caught_up
             replica.usable = replica.lag_seconds <= self.max_lag_seconds
         metrics.REPLICA_LAG.labels(replica.name).set(min(replica.lag_seconds, 1e9))
         metrics.REPLICA_USABLE.labels(replica.name).set(int(replica.usable))

@@ -99,29 +99,29 @@ def _atomic_refusal(outcomes: list[BatchOutcome]) -> Problem | None:
     """The problem of the first rule some pair fails, in POST /students/{id}/courses's
     order (API.md), with `items` naming each pair that fails it; None when none fails."""
 
-    def failing(outcome: str) -> list[BatchOutcome]:
-        return [pair for pair in outcomes if pair.outcome == outcome]
-
     problem: Problem
-    if unknown := failing("unknown_student"):
-        students = sorted({pair.student_id for pair in unknown})
+    for rule in ("unknown_student", "unknown_course", "held", "full"):
+        if failed := [pair for pair in outcomes if pair.outcome == rule]:
+            break
+    else:
+        return None
+    if rule == "unknown_student":
+        students = sorted({pair.student_id for pair in failed})
         problem = NotFound(f"students {students} do not exist")
-    elif unknown := failing("unknown_course"):
+    elif rule == "unknown_course":
         problem = UnknownCourses(
             [
                 field_error(f"/items/{i}/course_id", f"course {pair.course_id} does not exist")
                 for i, pair in enumerate(outcomes)
-                if pair.outcome == "unknown_course"
+                if pair.outcome == rule
             ]
         )
-    elif held := failing("held"):
-        problem = AlreadyEnrolled(f"{len(held)} pairs already enrolled or waitlisted")
-    elif full := failing("full"):
-        courses = sorted({pair.course_id for pair in full})
-        problem = CourseFull(f"no seats left in courses {courses}", course_ids=courses)
+    elif rule == "held":
+        problem = AlreadyEnrolled(f"{len(failed)} pairs already enrolled or waitlisted")
     else:
-        return None
-    problem.extensions["items"] = _pairs(unknown or held or full)
+        courses = sorted({pair.course_id for pair in failed})
+        problem = CourseFull(f"no seats left in courses {courses}", course_ids=courses)
+    problem.extensions["items"] = _pairs(failed)
     return problem
 
 
@@ -153,7 +153,8 @@ async def enroll_batch(request: Request) -> Response:
                 pair.student_id, pair.course_id, refusal.status, refusal if failed else None
             )
         raise refusal
-    items = [_batch_item(pair, request.url.path) for pair in outcomes]
+    instance = request.url.path  # built once: each item's problem names it
+    items = [_batch_item(pair, instance) for pair in outcomes]
     if not body.atomic:
         return JSONResponse({"items": items})
     waitlisted = any(pair.outcome == "waitlisted" for pair in outcomes)

@@ -373,7 +373,7 @@ def median_round(results: list[wrk.Result]) -> wrk.Result:
     return sorted(results, key=lambda r: r.rate)[len(results) // 2]
 
 
-CONDITIONAL_ROUNDS = 3
+SIDE_BY_SIDE_ROUNDS = 3
 
 
 def conditional_ratio(target: Target, data: Dataset, args: argparse.Namespace) -> list[float]:
@@ -386,7 +386,7 @@ def conditional_ratio(target: Target, data: Dataset, args: argparse.Namespace) -
     headers = '{["Authorization"] = "Bearer ' + KEY + '", ["If-None-Match"] = ' + f"'{tag}'}}"
     conditional = f'function request() return wrk.format("GET", "{path}", {headers}) end'
     loads = [(target, plain), (target, conditional)]
-    fewer = argparse.Namespace(**{**vars(args), "rounds": min(args.rounds, CONDITIONAL_ROUNDS)})
+    fewer = argparse.Namespace(**{**vars(args), "rounds": min(args.rounds, SIDE_BY_SIDE_ROUNDS)})
     rounds = alternate(loads, fewer)
     assert all(set(ok.statuses) == {200} for ok, _ in rounds), "the 200s moved"
     assert all(set(not_modified.statuses) == {304} for _, not_modified in rounds), "not 304"
@@ -446,7 +446,7 @@ def batch_ratio(target: Target, url: str, data: Dataset, args: argparse.Namespac
     few = argparse.Namespace(
         **{
             **vars(args),
-            "rounds": min(args.rounds, CONDITIONAL_ROUNDS),
+            "rounds": min(args.rounds, SIDE_BY_SIDE_ROUNDS),
             "connections": BATCH_CONNECTIONS,
         }
     )
