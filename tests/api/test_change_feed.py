@@ -215,3 +215,22 @@ async def fetch_feed_order(database_url: str, student_ids: list[int]) -> list[in
 def inversions(ids: list[int]) -> int:
     """How many later positions hold an earlier id."""
     return sum(1 for i, later in enumerate(ids) for earlier in ids[:i] if later < earlier)
+
+
+async def test_a_raised_capacity_that_promotes_leaves_the_course_as_read_last_in_the_feed(
+    client: httpx.AsyncClient,
+) -> None:
+    course = await make_course(client, capacity=1, waitlist_capacity=2)
+    for expected in (201, 202):
+        student = await make_student(client)
+        put = await client.put(f"/students/{student['id']}/courses/{course['id']}")
+        assert put.status_code == expected
+    after = await head_cursor(client)
+
+    assert (await client.patch(f"/courses/{course['id']}", json={"capacity": 2})).status_code == 200
+
+    changes, _ = await follow(client, after)
+    last = [c for c in changes if c["entity"] == "course" and c["key"] == {"id": course["id"]}]
+    read = (await client.get(f"/courses/{course['id']}")).json()
+    assert (read["enrolled_count"], read["waitlisted_count"]) == (2, 0)
+    assert last[-1]["data"] == read
