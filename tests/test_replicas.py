@@ -2,6 +2,7 @@
 `pg_basebackup -R` replica of it, both run natively (tests/replication.py)."""
 
 import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -39,11 +40,12 @@ def databases(streaming: tuple[str, StreamingReplica]) -> Iterator[tuple[str, st
         yield url, replica.url(urlsplit(url).path.lstrip("/"))
 
 
-@pytest.fixture(scope="module")
-async def client(databases: tuple[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+@contextlib.asynccontextmanager
+async def service(databases: tuple[str, str], max_lag: float) -> AsyncIterator[httpx.AsyncClient]:
+    """The app on the primary with the replica, and a client checking every response."""
     primary_url, replica_url = databases
     settings = Settings(
-        database_url=primary_url, replica_urls=(replica_url,), replica_max_lag=MAX_LAG
+        database_url=primary_url, replica_urls=(replica_url,), replica_max_lag=max_lag
     )
     async with (
         LifespanManager(create_app(settings)) as manager,
@@ -54,6 +56,12 @@ async def client(databases: tuple[str, str]) -> AsyncIterator[httpx.AsyncClient]
         ) as client,
     ):
         await replica_usable(client, True)
+        yield client
+
+
+@pytest.fixture(scope="module")
+async def client(databases: tuple[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+    async with service(databases, MAX_LAG) as client:
         yield client
 
 
@@ -145,6 +153,7 @@ async def test_a_stopped_replica_costs_no_read_a_5xx_and_is_used_again_when_back
     on_primary = await metric(client, 'db_reads_total{target="primary"}')
     await asyncio.to_thread(replica.stop)
     await replica_usable(client, False)
+    assert (await client.get("/readyz")).status_code == 200  # the primary alone decides
     stopped.set()
     await asyncio.gather(*readers)
     try:
@@ -157,3 +166,26 @@ async def test_a_stopped_replica_costs_no_read_a_5xx_and_is_used_again_when_back
     for _ in range(10):
         assert (await client.get(path, headers=token)).status_code == 200
     assert await metric(client, 'db_reads_total{target="replica-1"}') >= on_replica + 10
+
+
+async def test_a_replica_further_behind_than_the_limit_is_skipped(
+    databases: tuple[str, str], streaming: tuple[str, StreamingReplica]
+) -> None:
+    _, replica = streaming
+    async with service(databases, max_lag=0.3) as client:
+        student = (await new_student(client, "lagging@example.edu")).json()
+        path = f"/students/{student['id']}"
+        await asyncio.sleep(0.5)  # the replica has the student
+        replica.replay(paused=True)
+        try:
+            await client.patch(path, json={"first_name": "Augusta"})
+            await replica_usable(client, False)  # the primary moved on, the replica did not
+            on_primary = await metric(client, 'db_reads_total{target="primary"}')
+
+            read = await client.get(path)  # no token: any replica within the limit would do
+
+            assert read.json()["first_name"] == "Augusta"  # none is: the primary served it
+            assert await metric(client, 'db_reads_total{target="primary"}') > on_primary
+        finally:
+            replica.replay(paused=False)
+        await replica_usable(client, True)
