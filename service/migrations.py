@@ -23,6 +23,11 @@ def yoyo_url(database_url: str) -> str:
 def apply_migrations(database_url: str, directory: Path = MIGRATIONS_DIR) -> int:
     """Apply every pending migration; returns how many were applied."""
     backend = get_backend(yoyo_url(database_url))
+    # psycopg 3 prepares a statement on the server once it has run prepare_threshold times
+    # (yoyo's BEGIN soon has). Behind PgBouncer in transaction mode the next transaction may
+    # run on a server connection where another client's statement holds the same name: so
+    # prepare nothing, whatever the number of migrations.
+    backend.connection.prepare_threshold = None
     try:
         migrations = read_migrations(str(directory))
         with backend.lock(timeout=LOCK_TIMEOUT_SECONDS):

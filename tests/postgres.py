@@ -12,6 +12,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from yoyo import read_migrations
+
+from service.migrations import MIGRATIONS_DIR
 
 
 def docker_engine_answers() -> bool:
@@ -72,3 +75,17 @@ def scratch_database(server_url: str, prefix: str) -> Iterator[str]:
     finally:
         with psycopg.connect(server_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def migration_ids() -> list[str]:
+    """Every migration in migrations/, in order."""
+    return sorted(m.id for m in read_migrations(str(MIGRATIONS_DIR)))
+
+
+def applied_migrations(url: str) -> list[tuple[str, int]]:
+    """Each migration yoyo applied to the database, with how many times it did."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT migration_id, count(*) FROM _yoyo_log"
+            " WHERE operation = 'apply' GROUP BY migration_id ORDER BY 1"
+        ).fetchall()

@@ -6,10 +6,8 @@ import sys
 from pathlib import Path
 
 import psycopg
-from yoyo import read_migrations
 
-from service.migrations import MIGRATIONS_DIR
-from tests.postgres import scratch_database
+from tests.postgres import applied_migrations, migration_ids, scratch_database
 from tests.running_service import RunningService
 
 
@@ -22,13 +20,8 @@ def test_replicas_starting_together_migrate_once(server_url: str, tmp_path: Path
         finally:
             exits = [replica.stop() for replica in replicas]
         assert exits == [0, 0, 0]
-        with psycopg.connect(url) as conn:
-            applied = conn.execute(
-                "SELECT migration_id, count(*) FROM _yoyo_log"
-                " WHERE operation = 'apply' GROUP BY migration_id ORDER BY 1"
-            ).fetchall()
-        expected = sorted(m.id for m in read_migrations(str(MIGRATIONS_DIR)))
-        assert applied == [(migration, 1) for migration in expected]
+        expected = migration_ids()
+        assert applied_migrations(url) == [(migration, 1) for migration in expected]
         logs = "".join(replica.log.read_text() for replica in replicas)
         assert logs.count('"event":"migration.applied"') == len(expected)
 

@@ -2,6 +2,7 @@
 PgBouncer in transaction pooling mode to the suite's Postgres. The HTTP contract tests, the
 concurrency test among them, run through it with requests alternating between replicas."""
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg
 import pytest
 
+from tests.postgres import applied_migrations, migration_ids, scratch_database
 from tests.running_service import RunningService, free_port
 
 CONTRACT_TESTS = [
@@ -49,9 +51,9 @@ def bouncer_config(database_url: str, port: int) -> str:
     )
 
 
-@pytest.fixture(scope="module")
-def bouncer(database_url: str) -> Iterator[str]:
-    """A PgBouncer (Debian's) in front of the suite's database; its URL."""
+@contextlib.contextmanager
+def running_bouncer(database_url: str) -> Iterator[str]:
+    """A PgBouncer (Debian's) in front of `database_url`'s database; its URL."""
     executable = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
     assert Path(executable).exists(), "PgBouncer is missing: `make test` installs it"
     port = free_port()
@@ -86,6 +88,12 @@ def bouncer(database_url: str) -> Iterator[str]:
         shutil.rmtree(config_dir)
 
 
+@pytest.fixture(scope="module")
+def bouncer(database_url: str) -> Iterator[str]:
+    with running_bouncer(database_url) as url:
+        yield url
+
+
 def test_contract_and_concurrency_through_pgbouncer_across_two_replicas(
     bouncer: str, database_url: str, tmp_path: Path
 ) -> None:
@@ -112,3 +120,28 @@ def test_contract_and_concurrency_through_pgbouncer_across_two_replicas(
     print(run.stdout.strip().splitlines()[-1])
     assert run.returncode == 0, run.stdout[-6000:]
     assert exits == [0, 0]
+
+
+def test_services_starting_together_through_pgbouncer_migrate_once(
+    server_url: str, tmp_path: Path
+) -> None:
+    """yoyo's connection runs BEGIN, COMMIT and its bookkeeping many times: psycopg must not
+    prepare them, or the next transaction, on another server connection, meets another
+    client's prepared statement of the same name (issue 29)."""
+    with (
+        scratch_database(server_url, "bounced_start") as database_url,
+        running_bouncer(database_url) as url,
+    ):
+        settings = {"DATABASE_URL": url, "DB_STATEMENT_CACHE_SIZE": "0", "LOG_LEVEL": "info"}
+        for start in ("empty", "migrated"):
+            (tmp_path / start).mkdir()
+            services = RunningService.start_many(tmp_path / start, 2, **settings)
+            try:
+                for service in services:
+                    service.wait_until_ready()
+            finally:
+                exits = [service.stop() for service in services]
+            assert exits == [0, 0], start
+        assert applied_migrations(database_url) == [(m, 1) for m in migration_ids()]
+        logs = "".join(log.read_text() for log in (tmp_path / "migrated").iterdir())
+        assert '"event":"migration.applied"' not in logs  # the restart found nothing to do
