@@ -4,8 +4,11 @@ With `DATABASE_REPLICA_URLS`, each replica gets a pool of its own and `ReadRouti
 GET to a usable one: one that answered the last check and is within `REPLICA_MAX_LAG` of the
 primary, or, when the request carries `X-Consistency-Token`, one that has replayed past it.
 With none usable the primary serves. Every other request, the change feed and a pair's
-history stay on the primary. A write's response carries the token: the primary's WAL
+history stay on the primary. A write's response carries the token: the primary's WAL insert
 position once its commit is done, so a replica that has replayed that far holds the write.
+The insert position, not the write position (`pg_current_wal_lsn()`): under
+`synchronous_commit = off` a commit returns before its record is written, and the write
+position can stand before it for up to `wal_writer_delay`.
 
 Lag is measured off the request path by `ReplicaSet.watch()`, every CHECK_SECONDS, on
 connections of its own (`Probe`): the primary's WAL position is sampled, and a replica is
@@ -39,6 +42,8 @@ TOKEN_HEADER = b"x-consistency-token"
 PRIMARY_ONLY = ("/changes",)
 PRIMARY_ONLY_SUFFIX = "/history"
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Past every commit that has returned, under every synchronous_commit setting.
+PRIMARY_POSITION = "SELECT pg_current_wal_insert_lsn()::text"
 
 
 def parse_position(text: str) -> int | None:
@@ -120,7 +125,7 @@ class ReplicaSet:
     async def position(self) -> str:
         """The primary's WAL position now: past every commit that has returned."""
         async with self.primary.connection() as conn:
-            position: str = await conn.fetchval("SELECT pg_current_wal_lsn()::text")
+            position: str = await conn.fetchval(PRIMARY_POSITION)
         return position
 
     async def watch(self) -> None:
@@ -138,7 +143,7 @@ class ReplicaSet:
                 await probe.close()
 
     async def _check_all(self, now: float) -> None:
-        sampled = await self.primary_probe.position("SELECT pg_current_wal_lsn()::text")
+        sampled = await self.primary_probe.position(PRIMARY_POSITION)
         if sampled is None:  # the primary did not answer: judge nothing by it
             logger.warning("replicas.primary_unanswered")
             return

@@ -5,6 +5,7 @@ socket directory of its own, stopped and started again by the tests."""
 import contextlib
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,20 @@ class StreamingReplica:
 
     def stop(self) -> None:
         _as_postgres("pg_ctl", "-D", str(self.data), "-w", "-m", "fast", "stop")
+
+    def catch_up(self, primary_url: str) -> None:
+        """Wait until the replica has replayed all the WAL the primary has inserted so far."""
+        with (
+            psycopg.connect(primary_url, autocommit=True) as primary,
+            psycopg.connect(self.url(), autocommit=True) as replica,
+        ):
+            target = primary.execute("SELECT pg_current_wal_insert_lsn()").fetchone()
+            deadline = time.monotonic() + 10
+            while replica.execute(
+                "SELECT pg_wal_lsn_diff(%s, pg_last_wal_replay_lsn()) > 0", target
+            ).fetchone() == (True,):
+                assert time.monotonic() < deadline, "the replica did not catch up in 10 s"
+                time.sleep(0.05)
 
     def replay(self, *, paused: bool) -> None:
         """Pause or resume applying the primary's WAL (`pg_wal_replay_pause()`)."""

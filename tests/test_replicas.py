@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import psycopg
 import pytest
 from asgi_lifespan import LifespanManager
 
@@ -105,17 +106,44 @@ async def test_reads_land_on_the_replica_and_writes_carry_a_token(
     assert 0 <= await metric(client, 'replica_lag_seconds{replica="replica-1"}') < MAX_LAG
 
 
+@contextlib.contextmanager
+def synchronous_commit(primary_url: str, setting: str) -> Iterator[None]:
+    """The primary's `synchronous_commit` for every session, the pool's open ones included
+    (a reloaded server setting reaches them; a database's or role's would not)."""
+
+    def configure(value: str) -> None:
+        with psycopg.connect(primary_url, autocommit=True) as conn:
+            conn.execute(f"ALTER SYSTEM SET synchronous_commit = {value}")
+            conn.execute("SELECT pg_reload_conf()")
+
+    configure(setting)
+    try:
+        yield
+    finally:
+        configure("DEFAULT")
+
+
+# Under `off` a commit returns before its WAL is written: the token must still be at or past
+# the commit record (issue 29).
+@pytest.mark.parametrize("commit_setting", ["on", "off"])
 async def test_a_token_reads_its_write_while_replay_is_paused(
-    client: httpx.AsyncClient, streaming: tuple[str, StreamingReplica]
+    client: httpx.AsyncClient, streaming: tuple[str, StreamingReplica], commit_setting: str
 ) -> None:
-    _, replica = streaming
-    student = (await new_student(client, "paused@example.edu")).json()
+    primary, replica = streaming
+    with synchronous_commit(primary, commit_setting):
+        await read_own_write_with_replay_paused(client, primary, replica, commit_setting)
+
+
+async def read_own_write_with_replay_paused(
+    client: httpx.AsyncClient, primary: str, replica: StreamingReplica, name: str
+) -> None:
+    student = (await new_student(client, f"paused-{name}@example.edu")).json()
     path = f"/students/{student['id']}"
-    for _ in range(50):  # until the replica has it
-        if (await client.get(path)).status_code == 200:
-            break
-        await asyncio.sleep(0.1)
+    # The replica holds everything written so far, and the checks have seen where it paused:
+    # only the write below is missing from it.
+    await asyncio.to_thread(replica.catch_up, primary)
     replica.replay(paused=True)
+    await asyncio.sleep(0.3)
     try:
         renamed = await client.patch(path, json={"first_name": "Augusta"})
         token = renamed.headers["x-consistency-token"]
