@@ -8,6 +8,11 @@ from typing import Any
 from service.config import ConfigError
 
 logger = logging.getLogger(__name__)
+MISSING = (
+    "DATABASE_URL is unset and no embedded Postgres is installed: set DATABASE_URL to your"
+    " Postgres, or install the embedded one with `pip install '.[embedded]'` (in a checkout;"
+    " `make run` does it too)"
+)
 
 
 def start_embedded_postgres(data_dir: Path) -> Any:
@@ -22,8 +27,8 @@ def start_embedded_postgres(data_dir: Path) -> Any:
             # platformdirs warns at import when XDG_RUNTIME_DIR is unset; /tmp serves fine.
             warnings.simplefilter("ignore")
             from pgserver.postgres_server import get_server
-    except ImportError:  # the container image leaves it out
-        raise ConfigError("DATABASE_URL is unset and no embedded Postgres is installed") from None
+    except ImportError:  # a plain `pip install .` and the container image leave it out
+        raise ConfigError(MISSING) from None
 
     logging.getLogger("pgserver").setLevel(logging.WARNING)  # it narrates every pg_ctl call
     data_dir.mkdir(parents=True, exist_ok=True)

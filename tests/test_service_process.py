@@ -48,6 +48,28 @@ def test_embedded_postgres_keeps_data_across_restarts_and_stops_with_the_service
     assert not postgres_running(data_dir)
 
 
+def test_without_database_url_or_embedded_postgres_it_says_how_to_get_one(
+    tmp_path: Path,
+) -> None:
+    # As after a plain `pip install .`: pgserver cannot be imported.
+    without_pgserver = (
+        "import runpy, sys; sys.modules['pgserver'] = None;"
+        " runpy.run_module('service', run_name='__main__')"
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    run = subprocess.run(
+        [sys.executable, "-c", without_pgserver],
+        env={**environment, "DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 1
+    assert "pip install '.[embedded]'" in run.stderr
+    assert "make run" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
 def students_served(metrics: str) -> list[float]:
     return [
         float(line.rsplit(" ", 1)[1])

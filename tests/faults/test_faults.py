@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 import pytest
 
+from service.app import LOG_WRITE_SECONDS
 from service.migrations import MIGRATIONS_DIR, apply_migrations
 from tests.faults.conftest import Postgres
 
@@ -389,3 +390,29 @@ async def test_a_migration_applied_under_write_load_costs_at_most_lock_timeouts(
     kinds = {o.body["type"].rsplit("/", 1)[-1] for o in outcomes if o.status == 503}
     assert kinds <= {"database-busy"}
     report("migration under load", outcomes, problem_types=sorted(kinds))
+
+
+async def test_log_lines_reach_stdout_within_a_second_while_postgres_is_frozen(
+    postgres: Postgres, start_service: Any
+) -> None:
+    # README "Logs": a request's held lines are written at least once a second, whatever
+    # the database is doing (housekeeping's database chores must not hold them back).
+    service = start_service(LOG_LEVEL="info", DB_TIMEOUT="5")  # the default budget
+    postgres.freeze()
+    try:
+        await asyncio.sleep(1.5)  # housekeeping is now waiting on the frozen server
+        async with httpx.AsyncClient(base_url=service.url) as client:
+            answered = await client.get("/healthz", headers={"X-Request-Id": "while-frozen"})
+        assert answered.status_code == 200
+        written_after = await seconds_until_logged(service.log, '"request_id":"while-frozen"')
+    finally:
+        postgres.thaw()
+    assert written_after <= LOG_WRITE_SECONDS + MARGIN
+
+
+async def seconds_until_logged(log: Path, text: str) -> float:
+    started = time.monotonic()
+    while text not in await asyncio.to_thread(log.read_text):
+        assert time.monotonic() - started < 10, f"{text} never reached the log"
+        await asyncio.sleep(0.05)
+    return time.monotonic() - started
