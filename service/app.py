@@ -22,6 +22,7 @@ from service.replicas import ReadRouting, ReplicaSet, open_replicas
 from service.repositories import changes, idempotency
 from service.routes import changes as change_feed
 from service.routes import courses, docs, enrollments, health, students
+from service.stop_signal import on_stop_signal
 
 logger = logging.getLogger("service")
 HOUSEKEEPING_SECONDS = 1
@@ -99,7 +100,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         replicas = await open_replicas(db, settings) if settings.replica_urls else None
         watch = asyncio.create_task(replicas.watch()) if replicas else None
         try:
-            yield {"db": db, "feed": feed, "replicas": replicas}
+            with on_stop_signal(feed.stop_waiting):
+                yield {"db": db, "feed": feed, "replicas": replicas}
         finally:
             chores.cancel()
             log_writer.cancel()

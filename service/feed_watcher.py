@@ -33,16 +33,20 @@ class FeedWatcher:
         self._wanted = asyncio.Event()
         self.last_position = 0  # the feed's head when last read
         self.waiting = 0  # requests waiting now
+        self.stopping = False  # the service is shutting down: nobody waits any more
 
     async def wait_past(self, position: int, seconds: float) -> None:
-        """Return once the feed holds a change after `position`, or after `seconds`."""
+        """Return once the feed holds a change after `position`, after `seconds`, or as soon
+        as the service starts shutting down (stop_waiting)."""
+        if self.stopping:
+            return
         if self._task is None:
             self._task = asyncio.create_task(self._watch())
         self.waiting += 1
         self._wanted.set()
         try:
             async with asyncio.timeout(seconds):
-                while self.last_position <= position:
+                while self.last_position <= position and not self.stopping:
                     await self._advanced.wait()
         except TimeoutError:
             pass
@@ -72,8 +76,17 @@ class FeedWatcher:
         """The feed's head as someone just read it: wake whoever waits for it to move."""
         if head > self.last_position:
             self.last_position = head
-            self._advanced.set()
-            self._advanced = asyncio.Event()
+            self._wake_all()
+
+    def stop_waiting(self) -> None:
+        """The service is stopping: every long poll answers now, with what it has, instead
+        of being cut off with a 500 once the shutdown timeout runs out."""
+        self.stopping = True
+        self._wake_all()
+
+    def _wake_all(self) -> None:
+        self._advanced.set()
+        self._advanced = asyncio.Event()
 
     async def _disconnect(self) -> None:
         conn, self._conn = self._conn, None

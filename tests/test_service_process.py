@@ -5,10 +5,12 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 
+from tests.postgres import scratch_database
 from tests.running_service import RunningService
 
 
@@ -129,3 +131,22 @@ def test_a_malformed_api_keys_stops_the_service_naming_the_entry_not_the_key(
     assert run.returncode != 0
     assert "API_KEYS entry 1 (reports)" in run.stderr
     assert "s3cr3t-value" not in run.stderr + run.stdout
+
+
+def test_a_long_poll_in_flight_is_answered_as_soon_as_the_service_stops(
+    tmp_path: Path, server_url: str
+) -> None:
+    with scratch_database(server_url, "stopping_poll") as url:  # an empty feed: the poll waits
+        service = RunningService(tmp_path, DATABASE_URL=url, SHUTDOWN_TIMEOUT="10")
+        with ThreadPoolExecutor(1) as pool:
+            poll = pool.submit(httpx.get, f"{service.url}/changes?wait=30", timeout=40)
+            time.sleep(1)  # the poll is waiting
+            assert not poll.done()
+            stopped_at = time.monotonic()
+            assert service.stop() == 0
+            answered = poll.result()
+        took = time.monotonic() - stopped_at
+    # Its empty page, at once: not a plain 500 once SHUTDOWN_TIMEOUT has run out.
+    assert answered.status_code == 200
+    assert answered.json()["items"] == []
+    assert took < 5, took
