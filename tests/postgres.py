@@ -16,6 +16,10 @@ from yoyo import read_migrations
 
 from service.migrations import MIGRATIONS_DIR
 
+# The image testcontainers starts: compose's own pin (a test holds them equal), unless
+# TEST_POSTGRES_IMAGE names another (the test bed's stand-in, where no registry is reachable).
+POSTGRES_IMAGE = "postgres:16.4-alpine"
+
 
 def docker_engine_answers() -> bool:
     """Whether a Docker engine answers its ping (the docker library leaks a socket when not)."""
@@ -44,9 +48,10 @@ def postgres_server() -> Iterator[str]:
     if url := os.environ.get("TEST_DATABASE_URL"):
         yield url
     elif docker_engine_answers():
-        from testcontainers.postgres import PostgresContainer
+        from testcontainers.community.postgres import PostgresContainer
 
-        with PostgresContainer("postgres:16-alpine", driver=None) as container:
+        image = os.environ.get("TEST_POSTGRES_IMAGE", POSTGRES_IMAGE)
+        with PostgresContainer(image, driver=None) as container:
             yield container.get_connection_url()
     else:
         from pgserver.postgres_server import get_server

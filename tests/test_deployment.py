@@ -15,6 +15,7 @@ import yaml
 from jsonschema import Draft201909Validator
 
 from service.config import PROJECT_ROOT
+from tests.postgres import POSTGRES_IMAGE
 from tests.running_service import RunningService, free_port
 
 COMPOSE = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
@@ -106,10 +107,29 @@ def test_no_secret_is_baked_in() -> None:
     assert "postgresql://enrollment:${POSTGRES_PASSWORD:?" in text
 
 
-def test_dockerfile_builds_in_two_pinned_stages_and_runs_as_a_numeric_user() -> None:
+def default(reference: str) -> str:
+    """What `${NAME:-default}` gives when NAME is unset."""
+    found = re.fullmatch(r"\$\{\w+:-(.+)\}", reference)
+    assert found, reference
+    return found[1]
+
+
+def test_base_images_are_the_official_ones_unless_a_variable_names_another() -> None:
+    assert default(SERVICES["postgres"]["image"]) == "postgres:16.4-alpine"
+    assert SERVICES["postgres-replica"]["image"] == SERVICES["postgres"]["image"]
+    assert default(SERVICES["pgbouncer"]["image"]) == "edoburu/pgbouncer:v1.25.1-p0"
+    python = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", DOCKERFILE, re.MULTILINE)
+    assert python
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+", python[1])
+    assert default(SERVICES["api"]["build"]["args"]["PYTHON_IMAGE"]) == python[1]
+    # testcontainers starts the same Postgres as compose.
+    assert default(SERVICES["postgres"]["image"]) == POSTGRES_IMAGE
+
+
+def test_dockerfile_builds_in_two_stages_and_runs_as_a_named_numeric_user() -> None:
     stages = re.findall(r"^FROM (\S+)", DOCKERFILE, re.MULTILINE)
-    assert len(stages) == 2
-    assert all(re.fullmatch(r"python:3\.11\.\d+-slim-\w+", stage) for stage in stages)
+    assert stages == ["${PYTHON_IMAGE}", "${PYTHON_IMAGE}"]
+    assert "useradd --system --uid 10001" in DOCKERFILE  # yoyo asks for the user's name
     assert re.search(r"^USER [1-9]\d*:[1-9]\d*$", DOCKERFILE, re.MULTILINE)
     assert re.search(r"^CMD \[", DOCKERFILE, re.MULTILINE)  # exec form: SIGTERM reaches it
     assert "HEALTHCHECK" in DOCKERFILE

@@ -1,0 +1,150 @@
+"""The container tests' bed (tests/containers/testbed.py) and docker compose, run as a user
+runs it, each topology torn down afterwards with its volumes, whatever the test did."""
+
+import contextlib
+import json
+import os
+import random
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service.config import PROJECT_ROOT
+from tests.containers.testbed import engine_with_standins
+from tests.running_service import free_port
+
+UP_SECONDS = 300  # a build from the lock on a fresh machine included
+HEALTHY_SECONDS = 120
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(item.path).is_relative_to(Path(__file__).parent):
+            item.add_marker(pytest.mark.containers)
+
+
+@pytest.fixture(scope="session")
+def standins() -> Iterator[dict[str, str]]:
+    with engine_with_standins() as images:
+        yield images
+
+
+def free_port_range(count: int) -> str:
+    """`first-last`: `count` consecutive ports on 127.0.0.1 that nothing listens on now."""
+    while True:
+        first = random.randrange(20000, 30000)
+        try:
+            with contextlib.ExitStack() as held:
+                for port in range(first, first + count):
+                    sock = held.enter_context(socket.socket())
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return f"{first}-{first + count - 1}"
+
+
+def compose_command() -> list[str]:
+    """`docker compose` where the plugin is installed, else Debian's docker-compose."""
+    plugin = subprocess.run(["docker", "compose", "version"], capture_output=True)
+    return ["docker", "compose"] if plugin.returncode == 0 else ["docker-compose"]
+
+
+class Compose:
+    """One compose project of the project's docker-compose.yml, with its own name, password
+    and host ports, on the stand-in base images."""
+
+    def __init__(self, standins: dict[str, str], *profiles: str, tag: str = "current") -> None:
+        self.project = f"enrollment-test-{uuid.uuid4().hex[:8]}"
+        self.profiles = [arg for profile in profiles for arg in ("--profile", profile)]
+        self.env = {
+            **os.environ,
+            **standins,
+            "POSTGRES_PASSWORD": secrets.token_hex(12),
+            "TAG": tag,
+            "API_PORT": str(free_port()),
+            "API_REPLICATED_PORT": str(free_port()),
+            "API_POOLED_PORTS": free_port_range(10),
+        }
+
+    def __call__(self, *args: str, timeout: float = UP_SECONDS) -> str:
+        run = subprocess.run(
+            [*compose_command(), "--project-name", self.project, *self.profiles, *args],
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        assert run.returncode == 0, f"compose {' '.join(args)}:\n{run.stdout}\n{run.stderr}"
+        return run.stdout
+
+    def container(self, service: str, index: int = 1) -> str:
+        ids = self("ps", "-q", service).split()
+        assert len(ids) >= index, f"{service} has no container {index}"
+        return sorted(ids)[index - 1]
+
+    def inspect(self, service: str, index: int = 1) -> dict[str, Any]:
+        found: list[dict[str, Any]] = json.loads(
+            subprocess.run(
+                ["docker", "inspect", self.container(service, index)],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
+        return found[0]
+
+    def wait_healthy(self, service: str, index: int = 1) -> None:
+        deadline = time.monotonic() + HEALTHY_SECONDS
+        while (state := self.inspect(service, index)["State"])["Health"]["Status"] != "healthy":
+            assert state["Status"] == "running", f"{service} stopped: {self.logs(service)}"
+            assert time.monotonic() < deadline, f"{service} not healthy: {self.logs(service)}"
+            time.sleep(1)
+
+    def url(self, service: str, index: int = 1) -> str:
+        address = self("port", "--index", str(index), service, "8000").strip()
+        return f"http://{address}"
+
+    def logs(self, service: str) -> str:
+        return self("logs", "--no-color", "--tail", "50", service)
+
+    def down(self) -> None:
+        self("down", "--volumes", "--remove-orphans", "--timeout", "5")
+
+
+@pytest.fixture
+def compose(standins: dict[str, str]) -> Iterator[Callable[..., Compose]]:
+    """Start projects with `compose(standins, *profiles)`; each is torn down afterwards."""
+    started: list[Compose] = []
+
+    def start(*profiles: str, tag: str = "current") -> Compose:
+        project = Compose(standins, *profiles, tag=tag)
+        started.append(project)
+        return project
+
+    yield start
+    for project in started:
+        project.down()
+
+
+def project_copy(destination: Path, without: list[str]) -> Path:
+    """The files an image is built from, less `without`: an earlier release, say."""
+    for name in ("Dockerfile", ".dockerignore", "requirements", "service", "sql", "migrations"):
+        source = PROJECT_ROOT / name
+        if source.is_dir():
+            shutil.copytree(
+                source, destination / name, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        else:
+            shutil.copy(source, destination / name)
+    for name in without:
+        (destination / name).unlink()
+    return destination
