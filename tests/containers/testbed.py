@@ -96,7 +96,7 @@ def build_base() -> None:
     certificate authorities (builds inside containers go out through the same network)."""
     if image_exists(BASE):
         return
-    bootstrap = subprocess.Popen(
+    with subprocess.Popen(
         [
             "mmdebstrap", "--variant=minbase", "--include=ca-certificates",
             "--customize-hook=copy-in /usr/local/share/ca-certificates /usr/local/share",
@@ -105,11 +105,11 @@ def build_base() -> None:
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    subprocess.run(
-        ["docker", "import", "-", BASE], stdin=bootstrap.stdout, check=True, capture_output=True
-    )
-    if bootstrap.wait() != 0:
+    ) as bootstrap:  # fmt: skip
+        subprocess.run(
+            ["docker", "import", "-", BASE], stdin=bootstrap.stdout, check=True, capture_output=True
+        )
+    if bootstrap.returncode != 0:
         docker("image", "rm", BASE)
         raise RuntimeError("mmdebstrap failed to make the base")
 
