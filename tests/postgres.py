@@ -1,5 +1,6 @@
 """Where the tests find Postgres: TEST_DATABASE_URL, else testcontainers when a Docker
-engine answers, else an embedded pgserver. Each test session gets a database of its own."""
+engine answers, else an embedded pgserver. Each test session gets a database of its own.
+And the migrations: which there are, which a database has, and migrating to a given one."""
 
 import contextlib
 import os
@@ -12,9 +13,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from yoyo import read_migrations
+from yoyo import get_backend, read_migrations
 
-from service.migrations import MIGRATIONS_DIR
+from service.migrations import MIGRATIONS_DIR, yoyo_url
 
 # The image testcontainers starts: compose's own pin (a test holds them equal), unless
 # TEST_POSTGRES_IMAGE names another (the test bed's stand-in, where no registry is reachable).
@@ -94,3 +95,23 @@ def applied_migrations(url: str) -> list[tuple[str, int]]:
             "SELECT migration_id, count(*) FROM _yoyo_log"
             " WHERE operation = 'apply' GROUP BY migration_id ORDER BY 1"
         ).fetchall()
+
+
+def migrate(url: str, *, up_to: str | None = None, roll_back_after: str | None = None) -> None:
+    """Apply migrations through `up_to`, or roll back every one after `roll_back_after`: as
+    an older release left the database, so without sql/schema/ (its logic was its
+    migrations')."""
+    backend = get_backend(yoyo_url(url))
+    try:
+        migrations = read_migrations(str(MIGRATIONS_DIR))
+        with backend.lock():
+            if up_to is not None:
+                ids = [m.id for m in migrations]
+                wanted = migrations.filter(lambda m: ids.index(m.id) <= ids.index(up_to))
+                backend.apply_migrations(backend.to_apply(wanted))
+            if roll_back_after is not None:
+                ids = [m.id for m in migrations]
+                later = migrations.filter(lambda m: ids.index(m.id) > ids.index(roll_back_after))
+                backend.rollback_migrations(backend.to_rollback(later))
+    finally:
+        backend.connection.close()

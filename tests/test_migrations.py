@@ -5,10 +5,10 @@ from typing import Any
 
 import psycopg
 import pytest
-from yoyo import get_backend, read_migrations
+from yoyo import read_migrations
 
-from service.migrations import MIGRATIONS_DIR, apply_migrations, yoyo_url
-from tests.postgres import scratch_database
+from service.migrations import MIGRATIONS_DIR, apply_migrations
+from tests.postgres import migrate, scratch_database
 
 FIRST = "0001.create-students-and-courses"
 AFTER_FIRST = len(read_migrations(str(MIGRATIONS_DIR))) - 1
@@ -29,24 +29,6 @@ ORDER BY 1
 def empty_database(server_url: str) -> Iterator[str]:
     with scratch_database(server_url, "migration_test") as url:
         yield url
-
-
-def migrate(url: str, *, up_to: str | None = None, roll_back_after: str | None = None) -> None:
-    """Apply migrations through `up_to`, or roll back every one after `roll_back_after`."""
-    backend = get_backend(yoyo_url(url))
-    try:
-        migrations = read_migrations(str(MIGRATIONS_DIR))
-        with backend.lock():
-            if up_to is not None:
-                ids = [m.id for m in migrations]
-                wanted = migrations.filter(lambda m: ids.index(m.id) <= ids.index(up_to))
-                backend.apply_migrations(backend.to_apply(wanted))
-            if roll_back_after is not None:
-                ids = [m.id for m in migrations]
-                later = migrations.filter(lambda m: ids.index(m.id) > ids.index(roll_back_after))
-                backend.rollback_migrations(backend.to_rollback(later))
-    finally:
-        backend.connection.close()
 
 
 def query(url: str, sql: str) -> list[tuple[Any, ...]]:
