@@ -2,15 +2,14 @@
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
-from typing import Any, TypedDict
+from typing import TypedDict
 
 import asyncpg
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute, Match, Router
-from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from service import metrics
 from service.config import Settings
@@ -37,44 +36,11 @@ class State(TypedDict):
     replicas: ReplicaSet | None
 
 
-class MethodRouter(Router):
-    """Starlette's Router, trying first only the routes that serve the request's method, in
-    their order: each route tried and failed is a regex match and a few calls (about 5k
-    instructions), and a rush's PUT came after seven others. A request none of them takes
-    (a 404, a 405, a path with a stray slash) then goes through Starlette's own loop."""
-
-    def __init__(self, routes: Sequence[BaseRoute], lifespan: Lifespan[Any] | None) -> None:
-        super().__init__(routes, lifespan=lifespan)
-        self._by_method: dict[str, list[BaseRoute]] = {}
-        for route in self.routes:
-            for method in getattr(route, "methods", None) or ():
-                self._by_method.setdefault(method, []).append(route)
-
-    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            for route in self._by_method.get(scope["method"], ()):
-                match, child_scope = route.matches(scope)
-                if match is Match.FULL:  # as Router.app does with its first full match
-                    scope.setdefault("router", self)
-                    scope["route"] = route
-                    scope.update(child_scope)
-                    await route.handle(scope, receive, send)
-                    return
-        await super().app(scope, receive, send)
-
-
 class ServiceApp(Starlette):
     """Starlette less its two outer layers, whose work FrontDoor does: ServerErrorMiddleware
     (the 500 for a crash) and ExceptionMiddleware (problems and the router's 404 and 405 as
     responses; with no handlers registered, Route's wrapper around each handler lets them
-    through to FrontDoor). The two cost a simple GET 3.7% more instructions. Routed by
-    MethodRouter."""
-
-    def __init__(
-        self, routes: Sequence[BaseRoute], lifespan: Lifespan[Any], middleware: list[Middleware]
-    ) -> None:
-        super().__init__(routes=routes, lifespan=lifespan, middleware=middleware)
-        self.router = MethodRouter(routes, lifespan)
+    through to FrontDoor). The two cost a simple GET 3.7% more instructions."""
 
     def build_middleware_stack(self) -> ASGIApp:
         app: ASGIApp = self.router
@@ -116,8 +82,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             access_log.flush()
 
     return ServiceApp(
-        # MethodRouter tries a method's routes in this order: the per-student ones, which
-        # take most of the traffic (reads and enrollments), first.
+        # Tried in this order: the per-student ones, which take most of the traffic (reads and
+        # enrollments), first.
         routes=[
             *students.routes,
             *enrollments.routes,
