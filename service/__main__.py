@@ -13,8 +13,8 @@ import uvicorn
 
 from service.config import ConfigError, Settings
 from service.embedded import start_embedded_postgres
-from service.logs import configure_logging
 from service.migrations import apply_migrations
+from service.plumbing.logs import configure_logging
 
 logger = logging.getLogger("service")
 USAGE = "usage: python -m service [serve|migrate]"

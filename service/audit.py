@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from service import context, metrics
-from service.logs import access_log
+from service.plumbing import context, metrics
+from service.plumbing.access_log import access_log
 from service.problems import (
     AlreadyEnrolled,
     BadRequest,

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 import asyncpg
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service import metrics
 from service.config import Settings
 from service.database import Database, open_database
+from service.plumbing import metrics
 from service.problems import ServiceUnavailable
 
 logger = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from typing import Any
 import asyncpg
 
 # A check a write runs on the resource as a read would show it, read under the write's own
-# row lock, before writing; it raises to refuse (a stale If-Match: service/conditional.py).
+# row lock, before writing; it raises to refuse (a stale If-Match: service/plumbing/conditional.py).
 Precondition = Callable[[dict[str, Any]], None]
 
 

@@ -19,10 +19,10 @@ from typing import Any
 
 import asyncpg
 
-from service import context
 from service.database import Database
 from service.db_errors import DatabaseConflict
 from service.pagination import PageRequest
+from service.plumbing import context
 from service.problems import (
     AlreadyEnrolled,
     CourseFull,

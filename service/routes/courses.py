@@ -4,22 +4,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from service import audit, conditional
-from service.idempotency import idempotent
+from service import audit
 from service.pagination import page_of, parse_page_request
+from service.plumbing import conditional
+from service.plumbing.idempotency import idempotent
+from service.plumbing.starlette_overrides import route
 from service.problems import NotFound
 from service.repositories import courses
 from service.schemas.courses import CourseCreate, CourseUpdate
-from service.web import (
-    JSONResponse,
-    created,
-    no_content,
-    path_id,
-    query_text,
-    read_json,
-    route,
-    validate,
-)
+from service.web import JSONResponse, created, no_content, path_id, query_text, read_json, validate
 
 
 def _not_found(course_id: int) -> NotFound:

@@ -9,7 +9,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from service.web import route
+from service.plumbing.starlette_overrides import route
 
 ASSETS = Path(__file__).resolve().parents[1] / "static" / "swagger-ui"
 

@@ -6,8 +6,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from service import audit
-from service.idempotency import idempotent
 from service.pagination import page_of, parse_page_request
+from service.plumbing.idempotency import idempotent
+from service.plumbing.starlette_overrides import route
 from service.problems import (
     AlreadyEnrolled,
     BadRequest,
@@ -22,7 +23,7 @@ from service.problems import (
 from service.repositories import enrollments
 from service.repositories.enrollments import BatchOutcome
 from service.schemas.enrollments import EnrollmentBatch, EnrollmentCreate, EnrollmentStatusChange
-from service.web import JSONResponse, no_content, path_id, read_json, route, validate
+from service.web import JSONResponse, no_content, path_id, read_json, validate
 
 STATUSES = ("enrolled", "waitlisted", "dropped", "completed")
 

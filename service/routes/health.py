@@ -3,11 +3,12 @@
 from starlette.requests import Request
 from starlette.responses import Response
 
-from service import metrics
 from service.openapi import load_openapi
+from service.plumbing import metrics
+from service.plumbing.starlette_overrides import route
 from service.problems import ServiceUnavailable
 from service.repositories import health
-from service.web import JSONResponse, route
+from service.web import JSONResponse
 
 OPENAPI = load_openapi()
 

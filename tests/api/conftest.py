@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from service.logs import AccessLinesFirst, JsonFormatter, access_log
+from service.plumbing.access_log import access_log
+from service.plumbing.log_format import JsonFormatter
+from service.plumbing.logs import AccessLinesFirst
 
 LogLines = Callable[[], list[dict[str, Any]]]
 

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from service.logs import TextFormatter
+from service.plumbing.log_format import TextFormatter
 from tests.api.conftest import LogLines, events
 from tests.conftest import make_course, make_student
 

@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from service import context
-from service.logs import AccessLinesFirst, JsonFormatter, access_log
+from service.plumbing import context
+from service.plumbing.access_log import access_log
+from service.plumbing.log_format import JsonFormatter
+from service.plumbing.logs import AccessLinesFirst
 
 
 def line_for(created: float, **extra: object) -> dict[str, object]:

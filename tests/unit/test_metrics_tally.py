@@ -5,7 +5,7 @@ import random
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from service.metrics import LocalCounter, RequestTally
+from service.plumbing.metrics import LocalCounter, RequestTally
 
 BUCKETS = (0.001, 0.01, 0.1, 1)
 

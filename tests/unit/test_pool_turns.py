@@ -7,7 +7,6 @@ import asyncio
 import pytest
 
 
-
 async def queue_up(turns: asyncio.Semaphore, name: str, served: list[str]) -> asyncio.Task[None]:
     """A task that takes a turn, notes it and keeps it; returns once the task waits or holds."""
 

@@ -14,11 +14,11 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service import context, metrics
-from service.auth import KeyCheck
 from service.config import ApiKey
+from service.plumbing import context, metrics
+from service.plumbing.auth import KeyCheck
+from service.plumbing.telemetry import record, request_id_of
 from service.problems import MethodNotAllowed, NotFound, Problem
-from service.telemetry import record, request_id_of
 from service.web import problem_response
 
 logger = logging.getLogger("service.access")

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service import context
 from service.database import Database
+from service.plumbing import context
+from service.plumbing.starlette_overrides import Endpoint, Handler
 from service.problems import Conflict, ValidationFailed
 from service.repositories import idempotency
 from service.repositories.idempotency import RecordedResponse
-from service.web import Endpoint, Handler, JSONResponse, receive_body
+from service.web import JSONResponse, receive_body
 
 _VALID_KEY = re.compile(rb"[\x20-\x7e]{1,255}")
 

@@ -7,8 +7,8 @@ import re
 
 from starlette.types import Scope
 
-from service import metrics
-from service.logs import access_log
+from service.plumbing import metrics
+from service.plumbing.access_log import access_log
 
 # 1..128 visible ASCII characters; anything else is replaced, never echoed.
 _VALID_REQUEST_ID = re.compile(rb"[\x21-\x7e]{1,128}")

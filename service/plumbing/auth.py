@@ -9,8 +9,8 @@ import hmac
 
 from starlette.types import Scope
 
-from service import context
 from service.config import ApiKey
+from service.plumbing import context
 from service.problems import Problem
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
