@@ -16,7 +16,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
-from contextvars import ContextVar
 from typing import NoReturn, TypeVar
 
 import asyncpg
@@ -50,12 +49,11 @@ def _milliseconds(seconds: float) -> str:
 
 
 class Database:
-    """One pool per process.
+    """One pool per process. Each access (`connection()`, `transaction()`,
+    `run_statement()`) takes a pooled connection of its own and gives it back at its end.
 
-    A request may run inside one enclosing transaction (an idempotent POST records its key
-    in the same transaction as its write): while `transaction()` is open, `connection()` and
-    nested `transaction()` calls in the same task reuse its connection, each inside a
-    savepoint so that a failed statement does not poison the enclosing transaction.
+    `within(conn)` is the same database seen from inside a transaction the caller holds
+    open: see InTransaction.
     """
 
     def __init__(self, pool: asyncpg.Pool, *, timeout: float, lock_timeout: float) -> None:
@@ -65,7 +63,6 @@ class Database:
         self.lock_timeout = _milliseconds(self._lock_timeout_seconds)
         self._statement_timeout = _milliseconds(timeout)
         self._idle_timeout = _milliseconds(2 * timeout)
-        self._enclosing: ContextVar[Connection | None] = ContextVar("enclosing", default=None)
         # The loop this pool serves, kept: asyncio.get_running_loop() makes a system call
         # (getpid) each time, and each access would look it up three times.
         self.loop = asyncio.get_running_loop()
@@ -80,22 +77,14 @@ class Database:
     def connection(self) -> AbstractAsyncContextManager[Connection]:
         """A pooled connection, from the wait for it to the end of the block within
         DB_TIMEOUT; database failures become 503 problems."""
-        if (enclosing := self._enclosing.get()) is not None:
-            return self._savepoint(enclosing)
         return _PooledAccess(self)
 
-    @asynccontextmanager
-    async def _savepoint(self, enclosing: Connection) -> AsyncIterator[Connection]:
-        async with _translated(), enclosing.transaction():
-            yield enclosing
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+        """A connection inside a transaction that commits when the block ends without error."""
+        return self._pooled_transaction()
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
-        """A connection inside a transaction that commits when the block ends without error."""
-        if self._enclosing.get() is not None:
-            async with self.connection() as conn:
-                yield conn
-            return
+    async def _pooled_transaction(self) -> AsyncIterator[Connection]:
         async with self.connection() as conn, conn.transaction():
             await SESSION_SQL["set-transaction-timeouts"].fetchrow(
                 conn,
@@ -103,22 +92,23 @@ class Database:
                 lock_timeout=self.lock_timeout,
                 idle_timeout=self._idle_timeout,
             )
-            token = self._enclosing.set(conn)
-            try:
-                yield conn
-            finally:
-                self._enclosing.reset(token)
+            yield conn
+
+    def within(self, conn: Connection) -> "InTransaction":
+        """This database as seen from inside `conn`'s open transaction (InTransaction)."""
+        return InTransaction(self, conn)
 
     async def run_statement(self, work: Callable[[Connection, str], Awaitable[Result]]) -> Result:
         """`work(conn, lock_timeout)`, one statement that is atomic on its own, on a pooled
-        connection (or in a savepoint of the enclosing transaction), run again a few times
+        connection (InTransaction: in a savepoint of its transaction), run again a few times
         after a deadlock or another DatabaseConflict: safe because a failed statement left
-        nothing behind. With no transaction around it, it commits in the round trip that runs
-        it, so it must set `lock_timeout` inside itself: DB_LOCK_TIMEOUT, cut to what is left
-        of the budget less LOCK_MARGIN_SECONDS, and is not started with less left. Else a
-        statement that got its connection late could still be waiting for a lock when the
-        budget ends, and then only the cancel request sent after it (see _PooledAccess._end)
-        stops it from committing once the lock is freed: Postgres's own refusal is surer."""
+        nothing behind. On a pooled connection it commits in the round trip that runs it, so
+        the rows it locks are held only while Postgres runs it; it must then set
+        `lock_timeout` inside itself: DB_LOCK_TIMEOUT, cut to what is left of the budget less
+        LOCK_MARGIN_SECONDS, and is not started with less left. Else a statement that got its
+        connection late could still be waiting for a lock when the budget ends, and then only
+        the cancel request sent after it (see _PooledAccess._end) stops it from committing
+        once the lock is freed: Postgres's own refusal is surer."""
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):
             budget_ends = self.loop.time() + self.timeout  # as connection()'s timer
             try:
@@ -131,6 +121,31 @@ class Database:
                 if attempt == CONFLICT_ATTEMPTS:
                     raise
         raise AssertionError("unreachable")
+
+
+class InTransaction(Database):
+    """The database as seen from inside a transaction the caller holds open: an idempotent
+    POST's, which records its key in the same transaction as the write it protects
+    (service/plumbing/idempotency.py). Every access runs on that transaction's connection,
+    each in a savepoint, so that a failed statement does not poison the transaction; and
+    nothing commits until the caller's transaction does. So the rows a statement locks (an
+    enrollment's course rows) stay locked past the statement, until that commit: one more
+    round trip (the key's insert) and the commit's (tests/api/test_idempotency.py)."""
+
+    def __init__(self, outer: Database, conn: Connection) -> None:
+        self.__dict__.update(vars(outer))  # the same pool, settings and budget
+        self._conn = conn
+
+    def connection(self) -> AbstractAsyncContextManager[Connection]:
+        return self._savepoint()
+
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+        return self._savepoint()
+
+    @asynccontextmanager
+    async def _savepoint(self) -> AsyncIterator[Connection]:
+        async with _translated(), self._conn.transaction():
+            yield self._conn
 
 
 class _PooledAccess:

@@ -62,8 +62,7 @@ student AS (
     FROM students
     WHERE id = :student_id AND (SELECT yes FROM worth_locking)
           AND set_config('lock_timeout', :lock_timeout, true) <> ''
-          AND set_config('enrollment.actor', :actor, true) IS NOT NULL
-          AND set_config('enrollment.request_id', :request_id, true) IS NOT NULL
+          AND set_change_context(:actor, :request_id, NULL)
     FOR KEY SHARE
 ),
 locked AS (
@@ -197,10 +196,8 @@ ORDER BY page.waitlist_ticket;
 
 -- name: set-change-context
 -- Who makes the enrollment change this transaction is about to make, and why, for the
--- history trigger (migrations/0006): transaction-local, so safe behind PgBouncer.
-SELECT set_config('enrollment.actor', :actor, true),
-       set_config('enrollment.request_id', :request_id, true),
-       set_config('enrollment.reason', :reason, true);
+-- history trigger (sql/schema/change_context.sql).
+SELECT set_change_context(:actor, :request_id, :reason);
 
 -- name: change-enrollment-status
 -- Moves the pair to :status if it is in one of :from_statuses; the triggers stamp the time,
@@ -243,9 +240,8 @@ ORDER BY page.id;
 SELECT EXISTS (SELECT 1 FROM students WHERE id = :student_id);
 
 -- name: select-promoted
--- The pairs this transaction promoted from a waitlist, as promote_waitlisted()
--- (migrations/0010) lists them: "student:course,...", or NULL.
-SELECT current_setting('enrollment.promoted', true);
+-- The pairs this transaction promoted from a waitlist (sql/schema/change_context.sql).
+SELECT student_id, course_id FROM promoted_in_this_transaction();
 
 -- name: enroll-batch
 -- Tries every (student, course) pair of a batch in one statement, like `enroll` tries one
@@ -265,8 +261,7 @@ SELECT current_setting('enrollment.promoted', true);
 -- are the locked ones plus this batch's.
 WITH setting AS (
     SELECT set_config('lock_timeout', :lock_timeout, true) <> ''
-           AND set_config('enrollment.actor', :actor, true) IS NOT NULL
-           AND set_config('enrollment.request_id', :request_id, true) IS NOT NULL AS done
+           AND set_change_context(:actor, :request_id, NULL) AS done
 ),
 asked AS (
     SELECT a.ord, a.student_id, a.course_id

@@ -3,7 +3,9 @@ first response with `Idempotent-Replayed: true`; the same key with another body 
 a retry while the first is still in flight gets 409. Keys are scoped to the API key's name.
 
 The key is claimed (an advisory lock) and recorded in the same transaction as the write it
-protects, so a crash can never keep one without the other. Only 2xx answers are recorded:
+protects, so a crash can never keep one without the other: the endpoint runs on that
+transaction (Database.within), so the rows its write locks stay locked until the key is
+recorded and the transaction commits. Only 2xx answers are recorded:
 a refused request wrote nothing, so running it again is what a retry should do.
 
 `idempotent(endpoint)` wraps each POST route's endpoint, rather than a middleware wrapping
@@ -105,7 +107,11 @@ class _Idempotent:
                             ]
                         )
                     return _replay(recorded)
-                await self.app(scope, _replaying(body), captured_send(captured))
+                # The write joins this transaction, so that the key and the write commit
+                # together: the endpoint's database is this transaction's (InTransaction),
+                # where whatever its statements lock stays locked until the commit below.
+                inside = {**scope, "state": {**scope["state"], "db": db.within(conn)}}
+                await self.app(inside, _replaying(body), captured_send(captured))
                 if not 200 <= captured.status < 300:
                     raise _Rollback
                 await idempotency.record_response(

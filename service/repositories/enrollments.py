@@ -9,9 +9,12 @@ into a storm of aborts. The CHECK constraint on courses.enrolled_count is the ba
 
 Locking, checking and inserting are one statement (sql/enrollments.sql `enroll`) that
 commits on its own, so a course is locked only while Postgres runs it, never across round
-trips. It locks only when its snapshot says a seat is there to take: a refusal (full,
-unknown, already held) is read without a lock, so in a rush on a few full courses the
-refused requests do not queue behind the few that take seats.
+trips. With an Idempotency-Key the statement runs inside the key's transaction instead
+(Database.within, service/plumbing/idempotency.py), so the course stays locked until the
+key is recorded and that transaction commits: one round trip and a commit more. It locks
+only when its snapshot says a seat is there to take: a refusal (full, unknown, already
+held) is read without a lock, so in a rush on a few full courses the refused requests do
+not queue behind the few that take seats.
 """
 
 from dataclasses import dataclass
@@ -101,7 +104,7 @@ class Attempt:
 async def _enroll(conn: Connection, statement: str, **values: Any) -> list[asyncpg.Record]:
     """Run an enroll statement, which commits on its own, saying who asks (for the history)."""
     try:
-        return await SQL[statement].fetch(conn, **values, **_who())
+        return await SQL[statement].fetch(conn, **values, **_change_context())
     except asyncpg.CheckViolationError as error:
         if error.constraint_name != "student_courses_transition":
             raise
@@ -228,17 +231,17 @@ async def enroll_batch(
     return await db.run_statement(enroll)
 
 
-def _who() -> dict[str, str]:
-    """Who the history trigger records as making this request's change."""
+def _change_context() -> dict[str, str]:
+    """Who makes this request's change, for set_change_context() (the one way it reaches
+    the history trigger: sql/schema/change_context.sql)."""
     return {"actor": context.actor.get(), "request_id": context.request_id.get() or ""}
 
 
 async def promoted_in_this_transaction(conn: Connection) -> Promotions:
-    """The pairs the triggers promoted from a waitlist in the enclosing transaction, when
-    a seat it freed went to the longest-waiting student (migrations/0010)."""
-    listed = await SQL["select-promoted"].fetchval(conn)
-    pairs = (pair.split(":") for pair in (listed or "").split(",") if pair)
-    return [(int(student_id), int(course_id)) for student_id, course_id in pairs]
+    """The pairs the triggers promoted from a waitlist in `conn`'s transaction, when a seat
+    it freed went to the longest-waiting student."""
+    rows = await SQL["select-promoted"].fetch(conn)
+    return [(row["student_id"], row["course_id"]) for row in rows]
 
 
 async def change_status(
@@ -248,7 +251,7 @@ async def change_status(
     freed seat went to: NotFound when it has never existed, InvalidTransition when its
     status does not allow the move."""
     async with db.transaction() as conn:
-        await SQL["set-change-context"].fetchrow(conn, reason=reason or "", **_who())
+        await SQL["set-change-context"].fetchrow(conn, reason=reason or "", **_change_context())
         moved = await SQL["change-enrollment-status"].fetchval(
             conn,
             student_id=student_id,

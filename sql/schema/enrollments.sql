@@ -2,9 +2,9 @@
 -- lifecycle"), the waitlist's tickets and promotions ("Waitlist"), and per statement the
 -- course counts, the feed's enrollment changes and the pairs' history.
 --
--- Who acts, the request and the reason come from the transaction's settings
--- (`enrollment.actor`, `enrollment.request_id`, `enrollment.reason`); the pairs a freed seat
--- went to are handed back in `enrollment.promoted`, for the service to log.
+-- Who acts, the request and the reason come from change_context.sql's change_actor(),
+-- change_request_id() and change_reason(); the pairs a freed seat went to are handed back
+-- through its note_promoted(), for the service to log.
 
 -- The moves API.md allows, checked by the database for every statement, and the times
 -- they stamp: a move not listed (enrolled to enrolled, say) fails the statement.
@@ -59,14 +59,14 @@ $$;
 -- them without a limit). The caller holds the course's row lock, so no other transaction
 -- promotes from this queue meanwhile, and this statement's snapshot, taken after the lock,
 -- sees every promotion committed before. The promoted pairs' history says why in `reason`;
--- the pairs are listed in enrollment.promoted for the service to log.
+-- the pairs are noted (note_promoted()) for the service to log.
 CREATE OR REPLACE FUNCTION promote_waitlisted(course bigint) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-    caller_reason text := current_setting('enrollment.reason', true);
+    caller_reason text := change_reason();
     promoted text;
 BEGIN
-    PERFORM set_config('enrollment.reason', 'a seat freed', true);
+    PERFORM set_change_reason('a seat freed');
     WITH next AS (
         SELECT sc.student_id
         FROM student_courses AS sc
@@ -82,10 +82,9 @@ BEGIN
         RETURNING sc.student_id
     )
     SELECT string_agg(student_id || ':' || course, ',') INTO promoted FROM moved;
-    PERFORM set_config('enrollment.reason', coalesce(caller_reason, ''), true);
+    PERFORM set_change_reason(caller_reason);
     IF promoted IS NOT NULL THEN
-        PERFORM set_config('enrollment.promoted', concat_ws(',',
-            nullif(current_setting('enrollment.promoted', true), ''), promoted), true);
+        PERFORM note_promoted(promoted);
     END IF;
 END;
 $$;
@@ -98,9 +97,9 @@ $$;
 CREATE OR REPLACE FUNCTION book_enrollments() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    actor text := coalesce(nullif(current_setting('enrollment.actor', true), ''), 'system');
-    request_id text := nullif(current_setting('enrollment.request_id', true), '');
-    reason text := nullif(current_setting('enrollment.reason', true), '');
+    actor text := change_actor();
+    request_id text := change_request_id();
+    reason text := change_reason();
     freed bigint[];
 BEGIN
     IF TG_OP = 'INSERT' THEN

@@ -124,3 +124,47 @@ async def test_keys_expire_after_24_hours_and_are_cleaned_up(
         "SELECT count(*) FROM idempotency_keys WHERE key = $1", headers["Idempotency-Key"]
     )
     assert remaining == 0
+
+
+async def course_row_locked(conn: asyncpg.Connection, course_id: int) -> bool:
+    """Whether another transaction holds the course's row lock now."""
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT id FROM courses WHERE id = $1 FOR UPDATE NOWAIT", course_id)
+    except asyncpg.LockNotAvailableError:
+        return True
+    return False
+
+
+async def test_with_a_key_the_course_stays_locked_until_the_key_commits(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    # Database.within: the enrollment runs in the key's transaction, so the course row it
+    # locks is held past its statement, through the key's insert, until the commit.
+    student, course = await make_student(client), await make_course(client)
+    holder, prober = await asyncpg.connect(database_url), await asyncpg.connect(database_url)
+    try:
+        keys_held = holder.transaction()
+        await keys_held.start()
+        # The key's insert waits behind this: the request stops between enrolling and commit.
+        await holder.execute("LOCK TABLE idempotency_keys IN SHARE MODE")
+        path = f"/students/{student['id']}/courses"
+        request = asyncio.create_task(
+            client.post(path, json={"course_ids": [course["id"]]}, headers=key())
+        )
+        for _ in range(100):
+            if await course_row_locked(prober, course["id"]):
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the enrollment never locked the course")
+        assert not request.done()  # enrolled, the key not yet recorded: still locked
+
+        await keys_held.rollback()
+        response = await request
+
+        assert response.status_code == 201
+        assert not await course_row_locked(prober, course["id"])  # the commit let it go
+    finally:
+        await holder.close()
+        await prober.close()

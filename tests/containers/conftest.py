@@ -6,7 +6,6 @@ import json
 import os
 import random
 import secrets
-import shutil
 import socket
 import subprocess
 import time
@@ -19,6 +18,7 @@ import pytest
 
 from service.config import PROJECT_ROOT
 from tests.containers.testbed import engine_with_standins
+from tests.postgres import migration_ids
 from tests.running_service import free_port
 
 UP_SECONDS = 300  # a build from the lock on a fresh machine included
@@ -83,7 +83,13 @@ class Compose:
             text=True,
             timeout=timeout,
         )
-        assert run.returncode == 0, f"compose {' '.join(args)}:\n{run.stdout}\n{run.stderr}"
+        if run.returncode != 0:
+            logs = subprocess.run(
+                [*compose_command(), "--project-name", self.project, *self.profiles, "logs",
+                 "--no-color", "--tail", "40"],
+                cwd=PROJECT_ROOT, env=self.env, capture_output=True, text=True,
+            ).stdout  # fmt: skip
+            raise AssertionError(f"compose {' '.join(args)}:\n{run.stderr}\n{logs}")
         return run.stdout
 
     def container(self, service: str, index: int = 1) -> str:
@@ -135,16 +141,18 @@ def compose(standins: dict[str, str]) -> Iterator[Callable[..., Compose]]:
         project.down()
 
 
-def project_copy(destination: Path, without: list[str]) -> Path:
-    """The files an image is built from, less `without`: an earlier release, say."""
-    for name in ("Dockerfile", ".dockerignore", "requirements", "service", "sql", "migrations"):
-        source = PROJECT_ROOT / name
-        if source.is_dir():
-            shutil.copytree(
-                source, destination / name, ignore=shutil.ignore_patterns("__pycache__")
-            )
-        else:
-            shutil.copy(source, destination / name)
-    for name in without:
-        (destination / name).unlink()
-    return destination
+def previous_release(destination: Path) -> tuple[Path, str]:
+    """The project as it was just before its newest migration landed (git's history), and
+    that migration's id: the release an upgrade starts from."""
+    newest = migration_ids()[-1]
+    added = subprocess.run(
+        ["git", "log", "--format=%H", "--diff-filter=A", "--", f"migrations/{newest}.sql"],
+        cwd=PROJECT_ROOT, check=True, capture_output=True, text=True,
+    ).stdout.split()  # fmt: skip
+    assert added, f"{newest} is not committed yet"
+    with subprocess.Popen(
+        ["git", "archive", f"{added[-1]}^"], cwd=PROJECT_ROOT, stdout=subprocess.PIPE
+    ) as archive:
+        subprocess.run(["tar", "-x", "-C", str(destination)], stdin=archive.stdout, check=True)
+    assert archive.returncode == 0
+    return destination, newest

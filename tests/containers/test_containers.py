@@ -12,8 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.containers.conftest import Compose, project_copy
-from tests.postgres import migration_ids
+from tests.containers.conftest import Compose, previous_release
 from tests.readme_examples import README, examples, normalized, run
 
 IMAGE = "enrollment-service:current"
@@ -45,11 +44,7 @@ def test_the_image_has_a_named_user_no_embedded_postgres_and_no_compiler(
 def test_the_readme_upgrade_then_the_readme_examples_on_the_default_topology(
     compose: Callable[..., Compose], standins: dict[str, str], tmp_path: Path
 ) -> None:
-    # The release before this one: the same code less the newest migration.
-    newest = migration_ids()[-1]
-    previous = project_copy(
-        tmp_path, without=[f"migrations/{newest}.sql", f"migrations/{newest}.rollback.sql"]
-    )
+    previous, newest = previous_release(tmp_path)
     subprocess.run(
         ["docker", "build", "--quiet", "--tag", "enrollment-service:previous",
          "--build-arg", f"PYTHON_IMAGE={standins['PYTHON_IMAGE']}", str(previous)],
