@@ -13,8 +13,8 @@ from asgi_lifespan import LifespanManager
 from service.app import create_app
 from service.config import Settings
 from service.migrations import apply_migrations
-from tests.openapi_check import assert_conforms
-from tests.postgres import postgres_server, scratch_database
+from tests.support.openapi_check import assert_conforms
+from tests.support.postgres import postgres_server, scratch_database
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Route, sync_playwright
 
 from service.openapi import load_openapi
-from tests.running_service import RunningService
+from tests.support.running_service import RunningService
 
 METHODS = ("get", "put", "post", "delete", "patch")
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import psycopg
 
-from tests.postgres import applied_migrations, migration_ids, scratch_database
-from tests.running_service import RunningService
+from tests.support.postgres import applied_migrations, migration_ids, scratch_database
+from tests.support.running_service import RunningService
 
 
 def test_replicas_starting_together_migrate_once(server_url: str, tmp_path: Path) -> None:

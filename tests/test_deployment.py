@@ -15,8 +15,8 @@ import yaml
 from jsonschema import Draft201909Validator
 
 from service.config import PROJECT_ROOT
-from tests.postgres import POSTGRES_IMAGE
-from tests.running_service import RunningService, free_port
+from tests.support.postgres import POSTGRES_IMAGE
+from tests.support.running_service import RunningService, free_port
 
 COMPOSE = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]

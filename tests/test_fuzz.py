@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.running_service import RunningService
+from tests.support.running_service import RunningService
 
 CHECKS = ",".join(
     [

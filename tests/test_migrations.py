@@ -10,7 +10,7 @@ import pytest
 from yoyo import read_migrations
 
 from service.migrations import MIGRATIONS_DIR, SCHEMA_DIR, SCHEMA_FILES, apply_migrations
-from tests.postgres import migrate, scratch_database
+from tests.support.postgres import migrate, scratch_database
 
 FIRST = "0001.create-students-and-courses"
 AFTER_FIRST = len(read_migrations(str(MIGRATIONS_DIR))) - 1

@@ -16,8 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg
 import pytest
 
-from tests.postgres import applied_migrations, migration_ids, scratch_database
-from tests.running_service import RunningService, free_port
+from tests.support.postgres import applied_migrations, migration_ids, scratch_database
+from tests.support.running_service import RunningService, free_port
 
 CONTRACT_TESTS = [
     "tests/api/test_student.py",

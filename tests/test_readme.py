@@ -1,9 +1,9 @@
 """Every example in the README, run in order against a fresh service, prints what the
-README shows (times and hashes aside). `python -m tests.readme_examples` refreshes them."""
+README shows (times and hashes aside). `python -m tests.support.readme_examples` refreshes them."""
 
 from pathlib import Path
 
-from tests.readme_examples import README, examples, fresh_service, normalized, run
+from tests.support.readme_examples import README, examples, fresh_service, normalized, run
 
 
 def test_the_readme_examples_print_what_it_shows(server_url: str, tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """Reads on a real streaming replica (API.md v1.1 "Read replicas"): a primary and a
-`pg_basebackup -R` replica of it, both run natively (tests/replication.py)."""
+`pg_basebackup -R` replica of it, both run natively (tests/support/replication.py)."""
 
 import asyncio
 import contextlib
@@ -16,9 +16,9 @@ from asgi_lifespan import LifespanManager
 from service.app import create_app
 from service.config import Settings
 from service.migrations import apply_migrations
-from tests.openapi_check import assert_conforms
-from tests.postgres import scratch_database
-from tests.replication import StreamingReplica, primary_and_replica
+from tests.support.openapi_check import assert_conforms
+from tests.support.postgres import scratch_database
+from tests.support.replication import StreamingReplica, primary_and_replica
 
 MAX_LAG = 5.0  # seconds: room for a paused replica to stay usable while a test looks
 

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from service.migrations import SCHEMA_DIR, SCHEMA_FILES, apply_migrations
-from tests.postgres import migrate, scratch_database
+from tests.support.postgres import migrate, scratch_database
 
 OLDER_RELEASE = "0009.backfill-change-feed"  # before the waitlist and the statement triggers
 

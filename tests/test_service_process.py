@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.postgres import scratch_database
-from tests.running_service import RunningService
+from tests.support.postgres import scratch_database
+from tests.support.running_service import RunningService
 
 
 def postgres_running(data_dir: Path) -> bool:

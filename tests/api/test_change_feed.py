@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import assert_problem, make_course, make_student, pointers, unique
-from tests.feed import follow, head_cursor
+from tests.support.feed import follow, head_cursor
 
 
 def ours(changes: list[dict[str, Any]], student_id: int, course_id: int) -> list[tuple[Any, ...]]:

@@ -11,7 +11,7 @@ import httpx
 import orjson
 
 from tests.conftest import make_course, make_student
-from tests.feed import follow, replay
+from tests.support.feed import follow, replay
 
 WORKERS = 12
 OPERATIONS_EACH = 40

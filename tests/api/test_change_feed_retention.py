@@ -14,9 +14,9 @@ from service.app import create_app
 from service.config import Settings
 from service.migrations import apply_migrations
 from tests.conftest import assert_problem, make_student
-from tests.feed import follow
-from tests.openapi_check import assert_conforms
-from tests.postgres import scratch_database
+from tests.support.feed import follow
+from tests.support.openapi_check import assert_conforms
+from tests.support.postgres import scratch_database
 
 
 @pytest.fixture

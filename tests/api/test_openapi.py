@@ -1,5 +1,5 @@
 """The OpenAPI document describes exactly the routes the app serves, and the response
-checker that every API test runs through (tests/openapi_check.py) does catch departures."""
+checker that every API test runs through (tests/support/openapi_check.py) does catch departures."""
 
 import re
 
@@ -11,7 +11,7 @@ from starlette.routing import Mount, Route
 from service.app import create_app
 from service.config import Settings
 from service.openapi import load_openapi
-from tests.openapi_check import problems_with
+from tests.support.openapi_check import problems_with
 
 METHODS = {"get", "post", "put", "patch", "delete"}
 

@@ -18,8 +18,8 @@ import pytest
 
 from service.config import PROJECT_ROOT
 from tests.containers.testbed import engine_with_standins
-from tests.postgres import migration_ids
-from tests.running_service import free_port
+from tests.support.postgres import migration_ids
+from tests.support.running_service import free_port
 
 UP_SECONDS = 300  # a build from the lock on a fresh machine included
 HEALTHY_SECONDS = 120

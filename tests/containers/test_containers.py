@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from tests.containers.conftest import Compose, previous_release
-from tests.readme_examples import README, examples, normalized, run
+from tests.support.readme_examples import README, examples, normalized, run
 
 IMAGE = "enrollment-service:current"
 

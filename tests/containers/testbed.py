@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.postgres import docker_engine_answers
+from tests.support.postgres import docker_engine_answers
 
 STANDINS = Path(__file__).parent / "standins"
 NAMESPACE = "enrollment-testbed"

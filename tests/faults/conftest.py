@@ -10,7 +10,7 @@ from typing import Any
 import psutil
 import pytest
 
-from tests.running_service import RunningService
+from tests.support.running_service import RunningService
 
 
 class Postgres:

@@ -30,9 +30,9 @@ from tests.load import feed, wrk
 from tests.load.feed import FeedFollower
 from tests.load.scheduler import autogroup_warning
 from tests.load.seed import Dataset, overbooked, seed
-from tests.postgres import postgres_server, scratch_database
-from tests.replication import primary_and_replica
-from tests.running_service import RunningService, free_port
+from tests.support.postgres import postgres_server, scratch_database
+from tests.support.replication import primary_and_replica
+from tests.support.running_service import RunningService, free_port
 
 PROJECT = Path(__file__).resolve().parents[2]
 KEY = os.environ.get("LOAD_API_KEY", "load-test-key")
@@ -162,7 +162,7 @@ def start_reference(url: str, workers: int, log_dir: Path) -> tuple[subprocess.P
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    # As long as the service is given (tests/running_service.py): a loaded machine once took
+    # As long as the service is given (tests/support/running_service.py): a loaded machine once took
     # over the 10 s this waited before.
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
@@ -683,10 +683,10 @@ def reads_by_target(url: str) -> dict[str, float]:
 
 
 def replicated(args: argparse.Namespace) -> None:
-    """On a primary and a streaming replica of it (tests/replication.py), one seeded database:
-    (a) on a service reading from the replica against one reading from the primary, in
-    alternating rounds; then the mixed scenario (e) on the first, with the share of its
-    reads the replica served (no request sends a consistency token)."""
+    """On a primary and a streaming replica of it (tests/support/replication.py), one seeded
+    database: (a) on a service reading from the replica against one reading from the
+    primary, in alternating rounds; then the mixed scenario (e) on the first, with the share
+    of its reads the replica served (no request sends a consistency token)."""
     with (
         tempfile.TemporaryDirectory() as root,
         tempfile.TemporaryDirectory() as logs,

@@ -132,7 +132,7 @@ def main() -> None:
     # Imported here, not at the top: the driven process should hold only what a server does.
     from service.migrations import apply_migrations
     from tests.load.seed import seed
-    from tests.postgres import postgres_server, scratch_database
+    from tests.support.postgres import postgres_server, scratch_database
 
     with (
         postgres_server() as server,

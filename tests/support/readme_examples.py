@@ -1,6 +1,6 @@
 """The README's examples: each indented `$ command` line (continued by a trailing `\\`),
 followed by the output it gives on a fresh start. tests/test_readme.py runs them in order
-against a fresh service and compares; `python -m tests.readme_examples` runs them the same
+against a fresh service and compares; `python -m tests.support.readme_examples` runs them the same
 way and writes what they printed into the README, so its outputs are always real ones."""
 
 import re
@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from service.migrations import apply_migrations
-from tests.postgres import postgres_server, scratch_database
-from tests.running_service import RunningService
+from tests.support.postgres import postgres_server, scratch_database
+from tests.support.running_service import RunningService
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 PROMPT = "    $ "
 INDENT = "    "
 # What differs from one fresh start to the next: times, and hashes of what holds them
