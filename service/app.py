@@ -23,6 +23,7 @@ from service.replicas import ReadRouting, ReplicaSet, open_replicas
 from service.repositories import changes, idempotency
 from service.routes import changes as change_feed
 from service.routes import courses, docs, enrollments, health, students
+from service.routes import metrics as metrics_routes
 
 logger = logging.getLogger("service")
 HOUSEKEEPING_SECONDS = 1
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *courses.routes,
             *change_feed.routes,
             *health.routes,
+            *metrics_routes.routes,
             *docs.routes,
         ],
         lifespan=lifespan,

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from service.enrollment_batch import PairAnswer
 from service.plumbing import context, metrics
 from service.plumbing.access_log import access_log
 from service.problems import (
@@ -19,6 +20,7 @@ from service.problems import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from service.repositories.enrollments import BatchOutcome
 
 logger = logging.getLogger("service.enrollments")
 
@@ -112,3 +114,18 @@ def batch_pair(student_id: int, course_id: int, status: int, problem: Problem | 
         reason = rejection_reason(problem) if problem else "batch_refused"
         metrics.enrollments_rejected.inc(reason)
         _log("enrollment.rejected", attempt, reason=reason, status=status)
+
+
+def batch_answered(answers: list[PairAnswer]) -> None:
+    """One line for each pair of a batch that was answered pair by pair (batch_pair)."""
+    for answer in answers:
+        pair = answer.pair
+        batch_pair(pair.student_id, pair.course_id, answer.status, answer.problem)
+
+
+def batch_refused(outcomes: list[BatchOutcome], refusal: Problem) -> None:
+    """One line for each pair of an atomic batch that was refused: its pairs that failed a
+    rule with the refusal's reason, the others with `batch_refused`."""
+    for pair in outcomes:
+        failed = pair.outcome != "refused"
+        batch_pair(pair.student_id, pair.course_id, refusal.status, refusal if failed else None)

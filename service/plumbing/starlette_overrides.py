@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -41,8 +40,3 @@ class Endpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = await self.handler(Request(scope, receive, send))
         await response(scope, receive, send)
-
-
-def route(path: str, method: str, handler: Handler) -> Route:
-    """The route calling `handler` for `method` on `path`, through Endpoint."""
-    return Route(path, Endpoint(handler), methods=[method], name=handler.__name__)

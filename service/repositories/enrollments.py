@@ -60,7 +60,7 @@ MOVES_FROM = {"dropped": ["enrolled", "waitlisted"], "completed": ["enrolled"]}
 
 
 @dataclass(frozen=True)
-class Attempt:
+class EnrollResult:
     """What the enroll statement found (under its locks when it tried for a seat), and what
     it inserted; `waitlist` whether a full course's waitlist could take the student."""
 
@@ -116,7 +116,7 @@ async def _enroll(conn: Connection, statement: str, **values: Any) -> list[async
 
 async def _attempt(
     conn: Connection, lock_timeout: str, student_id: int, course_ids: list[int], waitlist: bool
-) -> Attempt:
+) -> EnrollResult:
     """Run the enroll statement (one round trip, committed on its own); NotFound for an
     unknown student. It inserts nothing unless every course is known, not held and has a
     seat, or, with `waitlist`, room on its waitlist."""
@@ -130,7 +130,7 @@ async def _attempt(
     )
     if not rows:
         raise NotFound(f"student {student_id} does not exist")
-    attempt = Attempt(course_ids, [row for row in rows if row["id"] is not None], waitlist)
+    attempt = EnrollResult(course_ids, [row for row in rows if row["id"] is not None], waitlist)
     if attempt.filled_meanwhile:
         # Run again (run_statement does): a fresh snapshot answers 200 if the seat is this
         # pair's, or refuses as full without a lock.

@@ -8,9 +8,9 @@ from starlette.responses import Response
 
 from service.feed_watcher import FeedWatcher
 from service.pagination import bounded_integer, decode_cursor, encode_cursor
-from service.plumbing.starlette_overrides import route
 from service.problems import CursorExpired, ValidationFailed, parameter_error
 from service.repositories import changes
+from service.routes import route
 from service.web import JSONResponse
 
 DEFAULT_LIMIT = 100

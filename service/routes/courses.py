@@ -2,15 +2,13 @@
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from service import audit
 from service.pagination import page_of, parse_page_request
 from service.plumbing import conditional
-from service.plumbing.idempotency import idempotent
-from service.plumbing.starlette_overrides import route
 from service.problems import NotFound
 from service.repositories import courses
+from service.routes import route
 from service.schemas.courses import CourseCreate, CourseUpdate
 from service.web import JSONResponse, created, no_content, path_id, query_text, read_json, validate
 
@@ -66,7 +64,7 @@ async def delete_course(request: Request) -> Response:
 
 
 routes = [
-    Route("/courses", idempotent(create_course), methods=["POST"]),
+    route("/courses", "POST", create_course, idempotent=True),
     route("/courses", "GET", list_courses),
     route("/courses/{course_id:int}", "GET", get_course),
     route("/courses/{course_id:int}", "PATCH", update_course),

@@ -1,6 +1,6 @@
-"""`GET /docs`, the API page: Swagger UI on the service's own OpenAPI document, its assets
-served by the service (service/static/swagger-ui), so it works with no internet. `GET /`
-redirects there."""
+"""The API's description: `GET /openapi.json`, the document, and `GET /docs`, the API page:
+Swagger UI on that document, its assets served by the service (service/static/swagger-ui),
+so it works with no internet. `GET /` redirects there."""
 
 from pathlib import Path
 
@@ -9,8 +9,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from service.plumbing.starlette_overrides import route
+from service.openapi import load_openapi
+from service.routes import route
+from service.web import JSONResponse
 
+OPENAPI = load_openapi()
 ASSETS = Path(__file__).resolve().parents[1] / "static" / "swagger-ui"
 
 # tryItOutEnabled opens every operation ready to send; validatorUrl null keeps the page from
@@ -38,6 +41,10 @@ PAGE = """<!doctype html>
 """
 
 
+async def openapi(request: Request) -> Response:
+    return JSONResponse(OPENAPI)
+
+
 async def api_page(request: Request) -> Response:
     return HTMLResponse(PAGE)
 
@@ -47,6 +54,7 @@ async def to_api_page(request: Request) -> Response:
 
 
 routes = [
+    route("/openapi.json", "GET", openapi),
     route("/docs", "GET", api_page),
     route("/", "GET", to_api_page),
     Mount("/docs/assets", app=StaticFiles(directory=ASSETS), name="api_page_assets"),

@@ -3,25 +3,17 @@
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from service import audit
+from service import audit, enrollment_batch
 from service.pagination import page_of, parse_page_request
-from service.plumbing.idempotency import idempotent
-from service.plumbing.starlette_overrides import route
 from service.problems import (
-    AlreadyEnrolled,
     BadRequest,
-    CourseFull,
     NotFound,
-    Problem,
-    UnknownCourses,
     ValidationFailed,
-    field_error,
     parameter_error,
 )
 from service.repositories import enrollments
-from service.repositories.enrollments import BatchOutcome
+from service.routes import route
 from service.schemas.enrollments import EnrollmentBatch, EnrollmentCreate, EnrollmentStatusChange
 from service.web import JSONResponse, no_content, path_id, read_json, validate
 
@@ -77,68 +69,6 @@ async def enroll_in_course(request: Request) -> Response:
     return JSONResponse(view, status_code=202 if waitlisted else 201)
 
 
-# A batch's pairs that took a seat or a place, or held one already, by their outcome.
-_PAIR_STATUS = {"enrolled": 201, "waitlisted": 202, "held": 200}
-
-
-def _pair_problem(pair: BatchOutcome) -> Problem | None:
-    """What PUT would have answered for a pair a batch did not enroll, tried on its own."""
-    if pair.outcome == "unknown_student":
-        return NotFound(f"student {pair.student_id} does not exist")
-    if pair.outcome == "unknown_course":
-        return NotFound(f"course {pair.course_id} does not exist")
-    if pair.outcome == "full":
-        return CourseFull(f"no seats left in course {pair.course_id}", course_ids=[pair.course_id])
-    return None
-
-
-def _pairs(pairs: list[BatchOutcome]) -> list[dict[str, int]]:
-    return [{"student_id": p.student_id, "course_id": p.course_id} for p in pairs]
-
-
-def _atomic_refusal(outcomes: list[BatchOutcome]) -> Problem | None:
-    """The problem of the first rule some pair fails, in POST /students/{id}/courses's
-    order (API.md), with `items` naming each pair that fails it; None when none fails."""
-
-    problem: Problem
-    for rule in ("unknown_student", "unknown_course", "held", "full"):
-        if failed := [pair for pair in outcomes if pair.outcome == rule]:
-            break
-    else:
-        return None
-    if rule == "unknown_student":
-        students = sorted({pair.student_id for pair in failed})
-        problem = NotFound(f"students {students} do not exist")
-    elif rule == "unknown_course":
-        problem = UnknownCourses(
-            [
-                field_error(f"/items/{i}/course_id", f"course {pair.course_id} does not exist")
-                for i, pair in enumerate(outcomes)
-                if pair.outcome == rule
-            ]
-        )
-    elif rule == "held":
-        problem = AlreadyEnrolled(f"{len(failed)} pairs already enrolled or waitlisted")
-    else:
-        courses = sorted({pair.course_id for pair in failed})
-        problem = CourseFull(f"no seats left in courses {courses}", course_ids=courses)
-    problem.extensions["items"] = _pairs(failed)
-    return problem
-
-
-def _batch_item(pair: BatchOutcome, instance: str) -> dict[str, object]:
-    problem = _pair_problem(pair)
-    status = problem.status if problem else _PAIR_STATUS[pair.outcome]
-    audit.batch_pair(pair.student_id, pair.course_id, status, problem)
-    return {
-        "student_id": pair.student_id,
-        "course_id": pair.course_id,
-        "status": status,
-        "enrollment": pair.view,
-        "problem": problem.body(instance) if problem else None,
-    }
-
-
 async def enroll_batch(request: Request) -> Response:
     body = validate(EnrollmentBatch, await read_json(request))
     outcomes = await enrollments.enroll_batch(
@@ -147,15 +77,12 @@ async def enroll_batch(request: Request) -> Response:
         atomic=body.atomic,
         waitlist=body.waitlist,
     )
-    if body.atomic and (refusal := _atomic_refusal(outcomes)):
-        for pair in outcomes:
-            failed = pair.outcome != "refused"
-            audit.batch_pair(
-                pair.student_id, pair.course_id, refusal.status, refusal if failed else None
-            )
+    if body.atomic and (refusal := enrollment_batch.atomic_refusal(outcomes)):
+        audit.batch_refused(outcomes, refusal)
         raise refusal
-    instance = request.url.path  # built once: each item's problem names it
-    items = [_batch_item(pair, instance) for pair in outcomes]
+    answers = enrollment_batch.answers(outcomes)
+    audit.batch_answered(answers)
+    items = [answer.body(request.url.path) for answer in answers]
     if not body.atomic:
         return JSONResponse({"items": items})
     waitlisted = any(pair.outcome == "waitlisted" for pair in outcomes)
@@ -229,8 +156,8 @@ async def list_course_students(request: Request) -> Response:
 
 
 routes = [
-    Route("/students/{student_id:int}/courses", idempotent(enroll_student), methods=["POST"]),
-    Route("/enrollments/batch", idempotent(enroll_batch), methods=["POST"]),
+    route("/students/{student_id:int}/courses", "POST", enroll_student, idempotent=True),
+    route("/enrollments/batch", "POST", enroll_batch, idempotent=True),
     route("/students/{student_id:int}/courses", "GET", list_student_courses),
     route("/students/{student_id:int}/courses/{course_id:int}", "PUT", enroll_in_course),
     route("/students/{student_id:int}/courses/{course_id:int}", "DELETE", drop_course),

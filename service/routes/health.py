@@ -1,16 +1,12 @@
-"""Liveness, readiness and the OpenAPI document."""
+"""Liveness and readiness."""
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from service.openapi import load_openapi
-from service.plumbing import metrics
-from service.plumbing.starlette_overrides import route
 from service.problems import ServiceUnavailable
 from service.repositories import health
+from service.routes import route
 from service.web import JSONResponse
-
-OPENAPI = load_openapi()
 
 
 async def healthz(request: Request) -> Response:
@@ -25,19 +21,7 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-async def prometheus_metrics(request: Request) -> Response:
-    metrics.refresh(request.state.db, request.state.feed)
-    body, content_type = metrics.exposition()
-    return Response(body, media_type=content_type)
-
-
-async def openapi(request: Request) -> Response:
-    return JSONResponse(OPENAPI)
-
-
 routes = [
     route("/healthz", "GET", healthz),
     route("/readyz", "GET", readyz),
-    route("/metrics", "GET", prometheus_metrics),
-    route("/openapi.json", "GET", openapi),
 ]

@@ -2,15 +2,13 @@
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from service import audit
 from service.pagination import page_of, parse_page_request
 from service.plumbing import conditional
-from service.plumbing.idempotency import idempotent
-from service.plumbing.starlette_overrides import route
 from service.problems import NotFound
 from service.repositories import students
+from service.routes import route
 from service.schemas.students import StudentCreate, StudentUpdate
 from service.web import JSONResponse, created, no_content, path_id, query_text, read_json, validate
 
@@ -71,6 +69,6 @@ routes = [
     route("/students/{student_id:int}", "GET", get_student),
     route("/students/{student_id:int}", "PATCH", update_student),
     route("/students/{student_id:int}", "DELETE", delete_student),
-    Route("/students", idempotent(create_student), methods=["POST"]),
+    route("/students", "POST", create_student, idempotent=True),
     route("/students", "GET", list_students),
 ]
