@@ -1,8 +1,6 @@
 """The junction migrations keep every row, roll back exactly what they added, and re-apply."""
 
-import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -10,7 +8,12 @@ import pytest
 from yoyo import read_migrations
 
 from service.migrations import MIGRATIONS_DIR, SCHEMA_DIR, SCHEMA_FILES, apply_migrations
-from tests.support.postgres import migrate, scratch_database
+from tests.support.postgres import (
+    functions_defined_in,
+    migrate,
+    scratch_database,
+    seed_first_schema,
+)
 
 FIRST = "0001.create-students-and-courses"
 AFTER_FIRST = len(read_migrations(str(MIGRATIONS_DIR))) - 1
@@ -33,13 +36,6 @@ def empty_database(server_url: str) -> Iterator[str]:
         yield url
 
 
-def functions_defined_in(paths: list[Path]) -> set[str]:
-    found: set[str] = set()
-    for path in paths:
-        found |= set(re.findall(r"^CREATE OR REPLACE FUNCTION (\w+)\(", path.read_text(), re.M))
-    return found
-
-
 # Rolling a migration back leaves what only sql/schema/ defines: the helpers the triggers
 # and the service pass the change context through, which touch no table (README
 # "Deploying"). Everything else a rollback takes back exactly.
@@ -59,19 +55,6 @@ def schema_snapshot(url: str) -> list[tuple[Any, ...]]:
 def query(url: str, sql: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(url) as conn:
         return conn.execute(sql).fetchall()
-
-
-def seed_first_schema(url: str) -> None:
-    with psycopg.connect(url) as conn:
-        for i in range(1, 51):
-            conn.execute(
-                "INSERT INTO students (first_name, last_name, email) VALUES (%s, %s, %s)",
-                (f"First{i}", f"Last{i}", f"s{i}@example.edu"),
-            )
-            conn.execute(
-                "INSERT INTO courses (code, title, capacity) VALUES (%s, %s, %s)",
-                (f"C{i}", f"Course {i}", None if i % 5 == 0 else i),
-            )
 
 
 STUDENTS = (

@@ -10,7 +10,12 @@ import psycopg
 import pytest
 
 from service.migrations import SCHEMA_DIR, SCHEMA_FILES, apply_migrations
-from tests.support.postgres import migrate, scratch_database
+from tests.support.postgres import (
+    functions_defined_in,
+    migrate,
+    scratch_database,
+    seed_first_schema,
+)
 
 OLDER_RELEASE = "0009.backfill-change-feed"  # before the waitlist and the statement triggers
 
@@ -45,17 +50,10 @@ def catalog(url: str) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def seed_older_release(url: str) -> None:
-    """Students, courses, enrollments and their history and feed, as release 0009 wrote them."""
+    """Students, courses, enrollments and a drop, with their history and feed, as release
+    0009 wrote them."""
+    seed_first_schema(url)
     with psycopg.connect(url) as conn:
-        for i in range(1, 21):
-            conn.execute(
-                "INSERT INTO students (first_name, last_name, email) VALUES (%s, %s, %s)",
-                (f"First{i}", f"Last{i}", f"s{i}@example.edu"),
-            )
-            conn.execute(
-                "INSERT INTO courses (code, title, capacity) VALUES (%s, %s, %s)",
-                (f"C{i}", f"Course {i}", i),
-            )
         conn.execute(
             "INSERT INTO student_courses (student_id, course_id)"
             " SELECT s, c FROM generate_series(1, 20) AS s, generate_series(1, 20) AS c"
@@ -125,16 +123,9 @@ def test_the_triggers_fire_in_the_order_triggers_sql_states(fresh: str) -> None:
 
 
 def test_every_function_in_the_database_is_defined_in_sql_schema(fresh: str) -> None:
-    defined = set()
-    for name in SCHEMA_FILES:
-        text = (SCHEMA_DIR / name).read_text()
-        defined |= set(re.findall(r"^CREATE OR REPLACE FUNCTION (\w+)\(", text, re.MULTILINE))
+    defined = functions_defined_in([SCHEMA_DIR / name for name in SCHEMA_FILES])
     with psycopg.connect(fresh) as conn:
-        present = {
-            name
-            for (name,) in conn.execute(
-                "SELECT DISTINCT proname::text FROM pg_proc"
-                " WHERE pronamespace = 'public'::regnamespace"
-            )
-        }
-    assert present == defined
+        present = conn.execute(
+            "SELECT DISTINCT proname::text FROM pg_proc WHERE pronamespace = 'public'::regnamespace"
+        ).fetchall()
+    assert {name for (name,) in present} == defined

@@ -4,6 +4,7 @@ And the migrations: which there are, which a database has, and migrating to a gi
 
 import contextlib
 import os
+import re
 import socket
 import tempfile
 import uuid
@@ -115,3 +116,25 @@ def migrate(url: str, *, up_to: str | None = None, roll_back_after: str | None =
                 backend.rollback_migrations(backend.to_rollback(later))
     finally:
         backend.connection.close()
+
+
+def seed_first_schema(url: str) -> None:
+    """50 students and 50 courses (every fifth without a limit), as migration 0001 holds them."""
+    with psycopg.connect(url) as conn:
+        for i in range(1, 51):
+            conn.execute(
+                "INSERT INTO students (first_name, last_name, email) VALUES (%s, %s, %s)",
+                (f"First{i}", f"Last{i}", f"s{i}@example.edu"),
+            )
+            conn.execute(
+                "INSERT INTO courses (code, title, capacity) VALUES (%s, %s, %s)",
+                (f"C{i}", f"Course {i}", None if i % 5 == 0 else i),
+            )
+
+
+def functions_defined_in(paths: list[Path]) -> set[str]:
+    """The names of the functions these SQL files create."""
+    found: set[str] = set()
+    for path in paths:
+        found |= set(re.findall(r"^CREATE OR REPLACE FUNCTION (\w+)\(", path.read_text(), re.M))
+    return found
