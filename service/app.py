@@ -10,9 +10,9 @@ import asyncpg
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from service.changes_watcher import ChangesWatcher
 from service.config import Settings
 from service.database import Database, open_database
-from service.feed_watcher import FeedWatcher
 from service.plumbing import metrics
 from service.plumbing.access_log import access_log
 from service.plumbing.front_door import FrontDoor
@@ -21,7 +21,7 @@ from service.plumbing.starlette_overrides import ServiceApp
 from service.plumbing.stop_signal import on_stop_signal
 from service.replicas import ReadRouting, ReplicaSet, open_replicas
 from service.repositories import changes, idempotency
-from service.routes import changes as change_feed
+from service.routes import changes as changes_routes
 from service.routes import courses, docs, enrollments, health, students
 from service.routes import metrics as metrics_routes
 
@@ -34,7 +34,7 @@ CHANGE_EXPIRY_EVERY_ROUNDS = 60
 
 class State(TypedDict):
     db: Database
-    feed: FeedWatcher
+    changes_watcher: ChangesWatcher
     replicas: ReplicaSet | None
 
 
@@ -45,24 +45,24 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
         db = await open_database(settings)
-        feed = FeedWatcher(
+        watcher = ChangesWatcher(
             lambda: asyncpg.connect(
                 settings.database_url, statement_cache_size=settings.db_statement_cache_size
             )
         )
-        chores = asyncio.create_task(housekeeping(db, feed, settings))
+        chores = asyncio.create_task(housekeeping(db, watcher, settings))
         log_writer = asyncio.create_task(write_held_log_lines())
         replicas = await open_replicas(db, settings) if settings.replica_urls else None
         watch = asyncio.create_task(replicas.watch()) if replicas else None
         try:
-            with on_stop_signal(feed.stop_waiting):
-                yield {"db": db, "feed": feed, "replicas": replicas}
+            with on_stop_signal(watcher.stop_waiting):
+                yield {"db": db, "changes_watcher": watcher, "replicas": replicas}
         finally:
             chores.cancel()
             log_writer.cancel()
             if watch:
                 watch.cancel()
-            await feed.close()
+            await watcher.close()
             for replica in replicas.replicas if replicas else ():
                 await replica.db.pool.close()
             await db.pool.close()
@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *students.routes,
             *enrollments.routes,
             *courses.routes,
-            *change_feed.routes,
+            *changes_routes.routes,
             *health.routes,
             *metrics_routes.routes,
             *docs.routes,
@@ -106,15 +106,15 @@ async def write_held_log_lines() -> None:
         access_log.flush()
 
 
-async def housekeeping(db: Database, feed: FeedWatcher, settings: Settings) -> None:
+async def housekeeping(db: Database, watcher: ChangesWatcher, settings: Settings) -> None:
     """Every second, flush the counts kept in Python, refresh the gauges (pool, requests in
     flight, the feed), give feed positions to what has committed; now and then expire
     idempotency keys and old changes. Off the request path; a failure is logged and tried
     again next round."""
     rounds = 0
     while True:
-        metrics.refresh(db, feed)
-        await _chore("changes.sequence_failed", _sequence_changes(db, feed))
+        metrics.refresh(db, watcher)
+        await _chore("changes.sequence_failed", _sequence_changes(db, watcher))
         if rounds % KEY_EXPIRY_EVERY_ROUNDS == 0:
             await _chore("idempotency.expiry_failed", _expire_keys(db))
         if rounds % CHANGE_EXPIRY_EVERY_ROUNDS == 0:
@@ -130,9 +130,9 @@ async def _chore(failure_event: str, work: Awaitable[None]) -> None:
         logger.exception(failure_event)
 
 
-async def _sequence_changes(db: Database, feed: FeedWatcher) -> None:
+async def _sequence_changes(db: Database, watcher: ChangesWatcher) -> None:
     async with db.connection() as conn:
-        feed.saw(await changes.sequence(conn))
+        watcher.saw(await changes.sequence(conn))
 
 
 async def _expire_keys(db: Database) -> None:

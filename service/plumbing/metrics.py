@@ -17,8 +17,8 @@ from prometheus_client import (
     multiprocess,
 )
 
+from service.changes_watcher import ChangesWatcher
 from service.database import Database
-from service.feed_watcher import FeedWatcher
 
 REQUESTS = Counter("http_requests_total", "Requests answered", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -146,12 +146,12 @@ def flush_counts() -> None:
     db_reads.flush()
 
 
-def refresh(db: Database, feed: FeedWatcher) -> None:
+def refresh(db: Database, watcher: ChangesWatcher) -> None:
     """Bring this process's share of the metrics up to date: its counts, requests in flight,
     pool connections and the feed's. Each scrape and each housekeeping round."""
     flush_counts()
-    FEED_POSITION.set(feed.last_position)
-    FEED_WAITING.set(feed.waiting)
+    FEED_POSITION.set(watcher.last_position)
+    FEED_WAITING.set(watcher.waiting)
     IN_FLIGHT.set(requests_in_flight.value)
     size, idle = db.pool.get_size(), db.pool.get_idle_size()
     POOL.labels("size").set(size)

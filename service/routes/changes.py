@@ -6,7 +6,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from service.feed_watcher import FeedWatcher
+from service.changes_watcher import ChangesWatcher
 from service.pagination import bounded_integer, decode_cursor, encode_cursor
 from service.problems import CursorExpired, ValidationFailed, parameter_error
 from service.repositories import changes
@@ -67,9 +67,9 @@ async def list_changes(request: Request) -> Response:
     page = _checked(await changes.read(db, after_position=after, limit=limit), after)
     if not page.changes and wait:
         # Wait with no connection held: the worker's watcher reads the head for everyone.
-        feed: FeedWatcher = request.state.feed
-        feed.saw(page.last_position)
-        await feed.wait_past(after, wait)
+        watcher: ChangesWatcher = request.state.changes_watcher
+        watcher.saw(page.last_position)
+        await watcher.wait_past(after, wait)
         page = _checked(await changes.read(db, after_position=after, limit=limit), after)
     last = page.changes[-1]["position"] if page.changes else after
     return JSONResponse(

@@ -8,7 +8,7 @@ from service.routes import route
 
 
 async def prometheus_metrics(request: Request) -> Response:
-    metrics.refresh(request.state.db, request.state.feed)
+    metrics.refresh(request.state.db, request.state.changes_watcher)
     body, content_type = metrics.exposition()
     return Response(body, media_type=content_type)
 

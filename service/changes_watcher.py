@@ -23,7 +23,7 @@ RETRY_SECONDS = 1.0
 STATEMENT_SECONDS = 5.0
 
 
-class FeedWatcher:
+class ChangesWatcher:
     def __init__(self, connect: Callable[[], Awaitable[asyncpg.Connection]]) -> None:
         self._connect = connect
         self._conn: asyncpg.Connection | None = None
