@@ -1,6 +1,10 @@
 """Database failures a request can meet, each a named 503 problem that is safe to retry.
 None carries the driver's text: the caller learns the kind, the log learns the rest."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import NoReturn
+
 import asyncpg
 
 from service.problems import ServiceUnavailable
@@ -86,3 +90,18 @@ def as_problem(error: BaseException) -> ServiceUnavailable | None:
         if isinstance(error, kinds):
             return problem(f"{detail}; retry shortly")
     return None
+
+
+@asynccontextmanager
+async def translated() -> AsyncIterator[None]:
+    try:
+        yield
+    except Exception as error:
+        raise_translated(error)
+
+
+def raise_translated(error: Exception) -> NoReturn:
+    """`error` again, or the 503 problem it is when it is a database failure."""
+    if (problem := as_problem(error)) is None:
+        raise error
+    raise problem from None

@@ -6,8 +6,9 @@ import uuid
 import asyncpg
 import pytest
 
-from service.database import RELEASE_SECONDS, Database, keep_session
+from service.database import Database, keep_session
 from service.db_errors import DatabaseTimeout
+from service.pooled_access import RELEASE_SECONDS
 
 
 async def test_a_freed_connection_goes_to_the_request_that_waited_longest(

@@ -2,7 +2,7 @@
 installed: each test fails when the library changes what was replaced (a new middleware
 layer, a route wrapper, a pool release path), so the replacement is looked at again. The
 replacements: ServiceApp and Endpoint (service/plumbing/starlette_overrides.py), the pool's
-release (_PooledAccess._put_back in service/database.py). The access line's replacement of
+release (PooledAccess._put_back in service/pooled_access.py). The access line's replacement of
 `logging` is checked line for line in tests/unit/test_logs.py."""
 
 import inspect
