@@ -51,13 +51,11 @@ def pair_problem(pair: BatchOutcome) -> Problem | None:
 
 def answers(outcomes: list[BatchOutcome]) -> list[PairAnswer]:
     """Each pair's answer, in request order, as a batch that is not atomic gives them."""
-    found = []
-    for pair in outcomes:
-        problem = pair_problem(pair)
-        found.append(
-            PairAnswer(pair, problem.status if problem else PAIR_STATUS[pair.outcome], problem)
-        )
-    return found
+    return [_answer(pair, pair_problem(pair)) for pair in outcomes]
+
+
+def _answer(pair: BatchOutcome, problem: Problem | None) -> PairAnswer:
+    return PairAnswer(pair, problem.status if problem else PAIR_STATUS[pair.outcome], problem)
 
 
 def atomic_refusal(outcomes: list[BatchOutcome]) -> Problem | None:

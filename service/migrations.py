@@ -35,9 +35,9 @@ def yoyo_url(database_url: str) -> str:
     return urlunsplit(parts._replace(scheme="postgresql+psycopg"))
 
 
-def schema_script(directory: Path = SCHEMA_DIR) -> tuple[str, str]:
+def schema_script() -> tuple[str, str]:
     """sql/schema/'s files as one script, and its checksum."""
-    script = "\n".join((directory / name).read_text() for name in SCHEMA_FILES)
+    script = "\n".join((SCHEMA_DIR / name).read_text() for name in SCHEMA_FILES)
     return script, hashlib.sha256(script.encode()).hexdigest()
 
 

@@ -63,8 +63,8 @@ async def delete_student(request: Request) -> Response:
     return no_content()
 
 
-# A method's routes are tried in order (MethodRouter), each a regex match: the most
-# requested first.
+# Routes are tried in order (Starlette's Router), each a regex match: the most requested
+# first.
 routes = [
     route("/students/{student_id:int}", "GET", get_student),
     route("/students/{student_id:int}", "PATCH", update_student),

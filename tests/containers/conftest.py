@@ -2,6 +2,7 @@
 runs it, each topology torn down afterwards with its volumes, whatever the test did."""
 
 import contextlib
+import functools
 import json
 import os
 import random
@@ -51,6 +52,7 @@ def free_port_range(count: int) -> str:
         return f"{first}-{first + count - 1}"
 
 
+@functools.cache
 def compose_command() -> list[str]:
     """`docker compose` where the plugin is installed, else Debian's docker-compose."""
     plugin = subprocess.run(["docker", "compose", "version"], capture_output=True)
