@@ -74,8 +74,9 @@ def main(arguments: list[str]) -> None:
     if command == "migrate":
         _migrate(database_url)
         return
-    if not settings.api_keys:
-        logger.warning("auth.disabled", extra={"detail": "API_KEYS is unset: no key is needed"})
+    if not settings.api_keys and not settings.oauth:
+        detail = "API_KEYS and OAUTH_ISSUER are unset: no key or token is needed"
+        logger.warning("auth.disabled", extra={"detail": detail})
     if settings.migrate_on_start:
         _migrate(database_url)
     _serve(settings)

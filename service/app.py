@@ -19,6 +19,7 @@ from service.plumbing.front_door import FrontDoor
 from service.plumbing.logs import configure_logging
 from service.plumbing.starlette_overrides import ServiceApp
 from service.plumbing.stop_signal import on_stop_signal
+from service.plumbing.tokens import TokenCheck, keep_keys_fresh
 from service.replicas import ReadRouting, ReplicaSet, open_replicas
 from service.repositories import changes, idempotency
 from service.routes import changes as changes_routes
@@ -41,6 +42,7 @@ class State(TypedDict):
 def create_app(settings: Settings | None = None) -> Starlette:
     """The application; it opens its database pool on startup and closes it on shutdown."""
     settings = settings or Settings.from_env()
+    tokens = TokenCheck(settings.oauth) if settings.oauth else None
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
@@ -54,14 +56,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         log_writer = asyncio.create_task(write_held_log_lines())
         replicas = await open_replicas(db, settings) if settings.replica_urls else None
         watch = asyncio.create_task(replicas.watch()) if replicas else None
+        key_fetch = asyncio.create_task(keep_keys_fresh(tokens)) if tokens else None
         try:
             with on_stop_signal(watcher.stop_waiting):
                 yield {"db": db, "changes_watcher": watcher, "replicas": replicas}
         finally:
             chores.cancel()
             log_writer.cancel()
-            if watch:
-                watch.cancel()
+            for task in (watch, key_fetch):
+                if task:
+                    task.cancel()
             await watcher.close()
             for replica in replicas.replicas if replicas else ():
                 await replica.db.pool.close()
@@ -84,7 +88,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         lifespan=lifespan,
         middleware=[
-            Middleware(FrontDoor, keys=settings.api_keys),
+            Middleware(FrontDoor, keys=settings.api_keys, tokens=tokens),
             # Only with replicas: without, a request passes one layer less.
             *([Middleware(ReadRouting)] if settings.replica_urls else []),
         ],

@@ -84,6 +84,65 @@ def parse_api_keys(raw: str) -> tuple[ApiKey, ...]:
     return tuple(keys)
 
 
+# Asymmetric signatures only: `none` and HMAC (HS*) are refused whatever a token says, so a
+# public key can never be used as a shared secret (algorithm confusion).
+TOKEN_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OAuthSettings:
+    """OAuth 2.0 access tokens (API.md v1.2 "Caller identity"); None in Settings when off."""
+
+    issuer: str
+    audience: str
+    jwks_url: str | None = None
+    jwks_file: Path | None = None
+    algorithms: tuple[str, ...] = ("RS256", "ES256")
+    leeway: float = 30.0
+    read_scope: str = "enrollment.read"
+    write_scope: str = "enrollment.write"
+    jwks_refresh: float = 300.0
+
+    @classmethod
+    def from_env(cls) -> "OAuthSettings | None":
+        names = ("OAUTH_ISSUER", "OAUTH_AUDIENCE", "OAUTH_JWKS_URL", "OAUTH_JWKS_FILE")
+        issuer, audience, jwks_url, jwks_file = (_text(name, "") for name in names)
+        if not any((issuer, audience, jwks_url, jwks_file)):
+            return None
+        if not issuer or not audience or bool(jwks_url) == bool(jwks_file):
+            raise ConfigError(
+                "tokens need OAUTH_ISSUER, OAUTH_AUDIENCE and one of OAUTH_JWKS_URL or"
+                " OAUTH_JWKS_FILE"
+            )
+        if jwks_url and not jwks_url.startswith(("https://", "http://")):
+            raise ConfigError(f"OAUTH_JWKS_URL must be an http(s) URL, got {jwks_url!r}")
+        return cls(
+            issuer=issuer,
+            audience=audience,
+            jwks_url=jwks_url or None,
+            jwks_file=Path(jwks_file) if jwks_file else None,
+            algorithms=_algorithms(_text("OAUTH_ALGORITHMS", ",".join(cls.algorithms))),
+            leeway=_number("OAUTH_LEEWAY", cls.leeway, minimum=0),
+            read_scope=_text("OAUTH_READ_SCOPE", cls.read_scope),
+            write_scope=_text("OAUTH_WRITE_SCOPE", cls.write_scope),
+            jwks_refresh=_number("OAUTH_JWKS_REFRESH", cls.jwks_refresh, minimum=1),
+        )
+
+
+def _algorithms(raw: str) -> tuple[str, ...]:
+    algorithms = tuple(filter(None, (a.strip() for a in raw.split(","))))
+    if refused := [a for a in algorithms if a not in TOKEN_ALGORITHMS]:
+        raise ConfigError(
+            f"OAUTH_ALGORITHMS may name only {', '.join(sorted(TOKEN_ALGORITHMS))};"
+            f" {', '.join(refused)} refused"
+        )
+    if not algorithms:
+        raise ConfigError("OAUTH_ALGORITHMS names no algorithm")
+    return algorithms
+
+
 def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = _text(name, default).lower()
     if value not in choices:
@@ -110,6 +169,7 @@ class Settings:
     log_level: str = "info"
     log_format: str = "json"
     api_keys: tuple[ApiKey, ...] = ()
+    oauth: OAuthSettings | None = None
     changes_retention: timedelta = timedelta(days=7)
     replica_urls: tuple[str, ...] = ()
     replica_max_lag: float = 1.0
@@ -134,6 +194,7 @@ class Settings:
             log_level=_choice("LOG_LEVEL", cls.log_level, LOG_LEVELS),
             log_format=_choice("LOG_FORMAT", cls.log_format, ("json", "text")),
             api_keys=parse_api_keys(os.environ.get("API_KEYS", "")),
+            oauth=OAuthSettings.from_env(),
             changes_retention=_duration("CHANGES_RETENTION", "7d"),
             replica_urls=tuple(
                 url.strip()

@@ -1,8 +1,11 @@
-"""API keys: `API_KEYS=name:key:scopes,...` with scopes `read` or `read+write`.
+"""Who is calling, and may they: API keys (`API_KEYS=name:key:scopes,...`, scopes `read` or
+`read+write`) and OAuth 2.0 access tokens (`OAUTH_*`, tokens.py), either or both.
 
-With keys configured, every request but the open paths needs `Authorization: Bearer <key>`:
-401 when it is missing or unknown, 403 when the key lacks the scope (`read` for GET and HEAD,
-`write` for the rest). The key's name becomes the actor in logs and the idempotency scope.
+With either on, every request but the open paths needs `Authorization: Bearer <value>`; a
+value of three dot-separated parts is read as a token, anything else as a key. 401 when it is
+missing or not good, 403 when it lacks the scope (`read` for GET and HEAD, `write` for the
+rest), 503 when a token arrives before the issuer's keys have loaded. The caller's name
+becomes the actor in logs and history, and the scope of its idempotency keys.
 """
 
 import hmac
@@ -11,22 +14,34 @@ from starlette.types import Scope
 
 from service.config import ApiKey
 from service.plumbing import context
+from service.plumbing.tokens import NoKeysYet, TokenCheck, TokenRefused
 from service.problems import Problem
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 READ_METHODS = frozenset({"GET", "HEAD"})
+KEYS_RETRY_AFTER_SECONDS = 5  # tokens.FAILED_FETCH_RETRY_SECONDS: when the next fetch is tried
 
 
 class Unauthorized(Problem):
     status, kind, title = 401, "unauthorized", "Authentication required"
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, tokens_on: bool) -> None:
         super().__init__(detail)
-        self.headers["WWW-Authenticate"] = "Bearer"
+        # RFC 6750 section 3; API.md v1.2 asks for the error code on every 401 once tokens
+        # are on, v1 for the bare scheme with keys alone.
+        self.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"' if tokens_on else "Bearer"
 
 
 class Forbidden(Problem):
-    status, kind, title = 403, "forbidden", "Not allowed for this key"
+    status, kind, title = 403, "forbidden", "Not allowed for this caller"
+
+
+class AuthUnavailable(Problem):
+    status, kind, title = 503, "auth-unavailable", "Token keys not loaded yet"
+
+    def __init__(self) -> None:
+        super().__init__("the issuer's signing keys have not loaded yet; retry shortly")
+        self.headers["Retry-After"] = str(KEYS_RETRY_AFTER_SECONDS)
 
 
 def _bearer(scope: Scope) -> bytes | None:
@@ -44,12 +59,17 @@ def _actor_header(scope: Scope) -> str | None:
     return None
 
 
-class KeyCheck:
-    """Checks a request's key (when keys are on) and records who is calling; FrontDoor
-    calls it for every request."""
+def _looks_like_token(bearer: bytes) -> bool:
+    return bearer.count(b".") == 2
 
-    def __init__(self, keys: tuple[ApiKey, ...]) -> None:
+
+class CallerCheck:
+    """Checks a request's key or token (when either is on) and records who is calling;
+    FrontDoor calls it for every request."""
+
+    def __init__(self, keys: tuple[ApiKey, ...], tokens: TokenCheck | None) -> None:
         self.keys = keys
+        self.tokens = tokens
         self._secrets = tuple((key.secret.encode(), key) for key in keys)  # encoded once
 
     def find_key(self, token: bytes) -> ApiKey | None:
@@ -61,20 +81,55 @@ class KeyCheck:
         return found
 
     def refusal(self, scope: Scope) -> Problem | None:
-        """The 401 or 403 to answer the request with, or None when it may go on (its actor
-        then set in `context`)."""
-        if not self.keys:
+        """The 401, 403 or 503 to answer the request with, or None when it may go on (its
+        actor then set in `context`)."""
+        if not self.keys and self.tokens is None:
             context.actor.set(_actor_header(scope) or "anonymous")
             return None
         if scope["path"] in OPEN_PATHS:
             return None
-        token = _bearer(scope)
-        key = self.find_key(token) if token else None
+        bearer = _bearer(scope)
+        if bearer and self.tokens is not None and _looks_like_token(bearer):
+            return self._token_refusal(scope, bearer)
+        key = self.find_key(bearer) if bearer else None
         if key is None:
-            return Unauthorized("send Authorization: Bearer <key> with a valid key")
-        context.actor.set(key.name)
-        context.key_name.set(key.name)
-        needed = "read" if scope["method"] in READ_METHODS else "write"
+            return self._unauthorized("send Authorization: Bearer with a valid key or token")
+        _record_caller(key.name)
+        needed = _needed_scope(scope)
         if needed not in key.scopes:
             return Forbidden(f"key {key.name!r} lacks the {needed} scope")
         return None
+
+    def _token_refusal(self, scope: Scope, bearer: bytes) -> Problem | None:
+        assert self.tokens is not None
+        try:
+            caller = self.tokens.caller(bearer.decode("ascii"))
+        except NoKeysYet:
+            return AuthUnavailable()
+        except TokenRefused as error:
+            return self._unauthorized(str(error))
+        except UnicodeDecodeError:
+            return self._unauthorized("the token is malformed")
+        _record_caller(caller.actor)
+        needed = _needed_scope(scope)
+        if needed in caller.scopes:
+            return None
+        settings = self.tokens.settings
+        scope_name = settings.read_scope if needed == "read" else settings.write_scope
+        problem = Forbidden(f"the token lacks the {scope_name} scope")
+        problem.headers["WWW-Authenticate"] = (
+            f'Bearer error="insufficient_scope", scope="{scope_name}"'
+        )
+        return problem
+
+    def _unauthorized(self, detail: str) -> Unauthorized:
+        return Unauthorized(detail, tokens_on=self.tokens is not None)
+
+
+def _record_caller(name: str) -> None:
+    context.actor.set(name)
+    context.caller.set(name)
+
+
+def _needed_scope(scope: Scope) -> str:
+    return "read" if scope["method"] in READ_METHODS else "write"

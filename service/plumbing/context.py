@@ -4,7 +4,9 @@ pure ASGI middleware (BaseHTTPMiddleware would lose them), so no call has to pas
 from contextvars import ContextVar
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
-# Who is calling: the API key's name, else the X-Actor header, else "anonymous".
+# Who is calling: the API key's name or the token's "oauth:<client>", else the X-Actor
+# header, else "anonymous".
 actor: ContextVar[str] = ContextVar("actor", default="anonymous")
-# The API key's name when keys are on; it scopes idempotency keys. One shared scope otherwise.
-key_name: ContextVar[str] = ContextVar("key_name", default="")
+# The same name when keys or tokens are on; it scopes idempotency keys. One shared scope
+# otherwise (X-Actor is the caller's say-so, not an identity).
+caller: ContextVar[str] = ContextVar("caller", default="")

@@ -1,7 +1,7 @@
 """FrontDoor: the one middleware every request passes (pure ASGI). It gives the request its
-id, checks its API key, answers every error raised below it as problem details (a Problem
-from a handler, no such route, a method the path does not allow, a crash), and writes the
-access line and the request metrics when the response is done.
+id, checks its caller (key or token), answers every error raised below it as problem details
+(a Problem from a handler, no such route, a method the path does not allow, a crash), and
+writes the access line and the request metrics when the response is done.
 
 One layer for all of it, and in place of Starlette's own two outer layers (ServiceApp in
 starlette_overrides.py): each layer a request passes through cost a simple GET 1.3 to 2.4% more
@@ -16,8 +16,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.config import ApiKey
 from service.plumbing import context, metrics
-from service.plumbing.auth import KeyCheck
+from service.plumbing.auth import CallerCheck
 from service.plumbing.telemetry import record, request_id_of
+from service.plumbing.tokens import TokenCheck
 from service.problems import MethodNotAllowed, NotFound, Problem
 from service.web import problem_response
 
@@ -25,9 +26,9 @@ logger = logging.getLogger("service.access")
 
 
 class FrontDoor:
-    def __init__(self, app: ASGIApp, keys: tuple[ApiKey, ...]) -> None:
+    def __init__(self, app: ASGIApp, keys: tuple[ApiKey, ...], tokens: TokenCheck | None) -> None:
         self.app = app
-        self.key_check = KeyCheck(keys)
+        self.caller_check = CallerCheck(keys, tokens)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -50,7 +51,7 @@ class FrontDoor:
         started = time.perf_counter()
         metrics.requests_in_flight.value += 1
         try:
-            if (refusal := self.key_check.refusal(scope)) is not None:
+            if (refusal := self.caller_check.refusal(scope)) is not None:
                 raise refusal
             await self.app(scope, receive, send_with_id)
         except Exception as error:

@@ -88,7 +88,7 @@ class _Idempotent:
 
     async def _respond_once(self, scope: Scope, key: str, body: bytes) -> JSONResponse:
         db: Database = scope["state"]["db"]
-        owner = context.key_name.get()
+        owner = context.caller.get()
         request_hash = _request_hash(scope, body)
         captured = _CapturedResponse()
         try:

@@ -31,3 +31,44 @@ def test_changes_retention_refuses_what_it_cannot_read(
     monkeypatch.setenv("CHANGES_RETENTION", raw)
     with pytest.raises(ConfigError, match="CHANGES_RETENTION"):
         Settings.from_env()
+
+
+OAUTH_ON = {
+    "OAUTH_ISSUER": "https://issuer.test/",
+    "OAUTH_AUDIENCE": "enrollment-service",
+    "OAUTH_JWKS_URL": "https://issuer.test/jwks.json",
+}
+
+
+def test_tokens_are_off_unless_configured_and_take_the_contracts_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings.from_env().oauth is None
+    for name, value in OAUTH_ON.items():
+        monkeypatch.setenv(name, value)
+    oauth = Settings.from_env().oauth
+    assert oauth is not None
+    assert (oauth.algorithms, oauth.leeway, oauth.jwks_refresh) == (("RS256", "ES256"), 30, 300)
+    assert (oauth.read_scope, oauth.write_scope) == ("enrollment.read", "enrollment.write")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"OAUTH_AUDIENCE": ""}, "OAUTH_AUDIENCE"),
+        ({"OAUTH_JWKS_URL": ""}, "one of OAUTH_JWKS_URL or OAUTH_JWKS_FILE"),
+        ({"OAUTH_JWKS_FILE": "/etc/jwks.json"}, "one of OAUTH_JWKS_URL or OAUTH_JWKS_FILE"),
+        ({"OAUTH_JWKS_URL": "file:///etc/jwks.json"}, "http(s) URL"),
+        ({"OAUTH_ALGORITHMS": "RS256,HS256"}, "HS256 refused"),
+        ({"OAUTH_ALGORITHMS": "none"}, "none refused"),
+        ({"OAUTH_ALGORITHMS": " , "}, "names no algorithm"),
+    ],
+)
+def test_token_settings_it_cannot_use_stop_the_service(
+    monkeypatch: pytest.MonkeyPatch, changes: dict[str, str], message: str
+) -> None:
+    for name, value in {**OAUTH_ON, **changes}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env()
+    assert message in str(caught.value)
