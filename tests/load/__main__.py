@@ -30,6 +30,7 @@ from tests.load import feed, wrk
 from tests.load.feed import FeedFollower
 from tests.load.scheduler import autogroup_warning
 from tests.load.seed import Dataset, overbooked, seed
+from tests.support.issuer import AUDIENCE, ISSUER, KeyEndpoint, mint, rsa_key
 from tests.support.postgres import postgres_server, scratch_database
 from tests.support.replication import primary_and_replica
 from tests.support.running_service import RunningService, free_port
@@ -46,9 +47,9 @@ def cursor(after_id: int) -> str:
     return base64.urlsafe_b64encode(f"after:{after_id}".encode()).decode().rstrip("=")
 
 
-def call(method: str, path: str) -> str:
+def call(method: str, path: str, bearer: str = KEY) -> str:
     """A Lua function `request()` making one request; `path` is a Lua string expression."""
-    auth = '{["Authorization"] = "Bearer ' + KEY + '"}'
+    auth = '{["Authorization"] = "Bearer ' + bearer + '"}'
     return f'function request() return wrk.format("{method}", {path}, {auth}) end'
 
 
@@ -60,8 +61,9 @@ REFERENCE = "reference: a, lean app"
 ROUND_SCENARIOS = (A, REFERENCE, B, RUSH, WAITLIST_RUSH)
 
 
-def scenarios(data: Dataset) -> dict[str, str]:
-    """Lua defining `request()`, by scenario name."""
+def scenarios(data: Dataset, bearer: str = KEY) -> dict[str, str]:
+    """Lua defining `request()`, by scenario name, each request with `bearer` (the API key
+    unless a token is given)."""
     student = f"local low, high = {data.min_student_id}, {data.max_student_id}\n" + SEED_RANDOM
     some = '"/students/" .. math.random(low, high)'
     pages = range(1, max(2, data.students // PAGE), max(1, data.students // PAGE // 500))
@@ -72,14 +74,14 @@ def scenarios(data: Dataset) -> dict[str, str]:
     )
     rush = "local rush = {" + ", ".join(map(str, data.rush_course_ids)) + "}\n"
     queued = "local rush = {" + ", ".join(map(str, data.waitlist_course_ids)) + "}\n"
-    put_rush = call("PUT", some + ' .. "/courses/" .. rush[math.random(#rush)]')
+    put_rush = call("PUT", some + ' .. "/courses/" .. rush[math.random(#rush)]', bearer)
     courses = f"local c_low, c_high = {data.min_course_id}, {data.max_course_id}\n"
     enroll = some + ' .. "/courses/" .. math.random(c_low, c_high)'
     mixed = (
         "local read_request, write_request\n"
-        + call("GET", some).replace("function request()", "read_request = function()")
+        + call("GET", some, bearer).replace("function request()", "read_request = function()")
         + "\n"
-        + call("PUT", enroll).replace("function request()", "write_request = function()")
+        + call("PUT", enroll, bearer).replace("function request()", "write_request = function()")
         + "\n"
         + "function request()\n"
         + "  if math.random(10) == 1 then return write_request() end\n"
@@ -87,15 +89,15 @@ def scenarios(data: Dataset) -> dict[str, str]:
         + "end"
     )
     return {
-        A: student + call("GET", some),
-        B: student + call("GET", some + ' .. "/courses"'),
+        A: student + call("GET", some, bearer),
+        B: student + call("GET", some + ' .. "/courses"', bearer),
         "c deep pages": student
         + "local cursors = {"
         + cursors
         + "}\n"
-        + call("GET", '"/students?cursor=" .. cursors[math.random(#cursors)]'),
-        "c first page": call("GET", '"/students"'),
-        f"c page {last_page}": call("GET", deep_page),
+        + call("GET", '"/students?cursor=" .. cursors[math.random(#cursors)]', bearer),
+        "c first page": call("GET", '"/students"', bearer),
+        f"c page {last_page}": call("GET", deep_page, bearer),
         RUSH: student + rush + put_rush,
         WAITLIST_RUSH: student + queued + put_rush,
         MIXED: student + courses + mixed,
@@ -263,6 +265,11 @@ def arguments() -> argparse.Namespace:
         help="only (a) at --students and at N students (1M), side by side, and (c) at N",
     )
     parser.add_argument(
+        "--token",
+        action="store_true",
+        help="only (a) sent with an OAuth access token against (a) with an API key",
+    )
+    parser.add_argument(
         "--soak",
         type=int,
         metavar="N",
@@ -301,14 +308,14 @@ def seeded(url: str, args: argparse.Namespace) -> Dataset:
 
 @contextlib.contextmanager
 def service_on(
-    server: str, args: argparse.Namespace, logs: Path
+    server: str, args: argparse.Namespace, logs: Path, **more: str
 ) -> Iterator[tuple[str, Dataset, RunningService]]:
     """A fresh migrated, seeded database on `server` and the service on it (all middleware
-    on); the service is stopped and the database dropped afterwards."""
+    on, and `more` settings); the service is stopped and the database dropped afterwards."""
     with scratch_database(server, "load") as url:
         apply_migrations(url)
         data = seeded(url, args)
-        service = start_service(url, args, logs)
+        service = start_service(url, args, logs, None, **more)
         try:
             yield url, data, service
         finally:
@@ -675,6 +682,37 @@ def compare(args: argparse.Namespace) -> None:
         print(figure(f"{name}, this / other", ratios))
 
 
+def tokens_against_keys(args: argparse.Namespace) -> None:
+    """(a) with an OAuth access token against (a) with an API key, on one service with both
+    on (the key set from a file), in alternating rounds. One RS256 token, as a client
+    reuses its token until it expires."""
+    signing_key = rsa_key()
+    with (
+        postgres_server() as server,
+        tempfile.TemporaryDirectory() as directory,
+    ):
+        jwks = Path(directory) / "jwks.json"
+        jwks.write_bytes(KeyEndpoint([signing_key]).key_set())
+        oauth = {"OAUTH_ISSUER": ISSUER, "OAUTH_AUDIENCE": AUDIENCE, "OAUTH_JWKS_FILE": str(jwks)}
+        with service_on(server, args, Path(directory), **oauth) as (_, data, service):
+            target = Target(service.url, worker_processes(service.process.pid))
+            with_token = scenarios(data, bearer=mint(signing_key))[A]
+            with_key = scenarios(data)[A]
+            warm_up(target, with_token, args)
+            warm_up(target, with_key, args)
+            rounds = alternate([(target, with_token), (target, with_key)], args)
+    print_table(
+        {
+            "a with a token": median_round([r[0] for r in rounds]),
+            "a with an API key": median_round([r[1] for r in rounds]),
+        }
+    )
+    print(figure("a req/s, token / key", [token.rate / key.rate for token, key in rounds]))
+    print(figure("a p99, token / key", [token.p99_ms / key.p99_ms for token, key in rounds]))
+    if any(set(result.statuses) != {200} for pair in rounds for result in pair):
+        sys.exit("FAILED: a request was not answered 200")
+
+
 def reads_by_target(url: str) -> dict[str, float]:
     """`db_reads_total` from the service's /metrics, by target (primary, replica-1, ...)."""
     text = httpx.get(f"{url}/metrics").text
@@ -752,6 +790,8 @@ def main() -> None:
         compare(args)
     elif args.replica:
         replicated(args)
+    elif args.token:
+        tokens_against_keys(args)
     elif args.target_url:
         assert args.database_url, "--target-url needs --database-url, to seed"
         data = seeded(args.database_url, args)
