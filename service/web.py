@@ -1,6 +1,7 @@
 """Request parsing and response building shared by every route."""
 
 import asyncio
+import re
 from typing import Any, TypeVar
 
 import orjson
@@ -22,7 +23,9 @@ from service.problems import (
     field_error,
     parameter_error,
 )
+from service.schemas import EXTERNAL_ID_PATTERN
 
+_EXTERNAL_ID = re.compile(EXTERNAL_ID_PATTERN)
 MAX_BODY_BYTES = 64 * 1024
 BODY_TIMEOUT_SECONDS = 10.0
 JSON_TYPE = "application/json"
@@ -52,6 +55,26 @@ def query_text(request: Request, name: str) -> str | None:
     if value is not None and "\x00" in value:
         raise ValidationFailed([parameter_error(name, "must not contain the NUL character")])
     return value
+
+
+def query_external_id(request: Request) -> str | None:
+    """The `external_id` filter, when given; 422 for one no student or course can have."""
+    value = request.query_params.get("external_id")
+    if value is not None and not _EXTERNAL_ID.fullmatch(value):
+        raise ValidationFailed([parameter_error("external_id", EXTERNAL_ID_RULE)])
+    return value
+
+
+def path_external_id(request: Request) -> str:
+    """The `{external_id}` path segment, decoded; 422 for one no student or course can have
+    (a `/`, even encoded, never reaches here: the path no longer matches the route)."""
+    value: str = request.path_params["external_id"]
+    if not _EXTERNAL_ID.fullmatch(value):
+        raise ValidationFailed([parameter_error("external_id", EXTERNAL_ID_RULE)])
+    return value
+
+
+EXTERNAL_ID_RULE = "must be 1..128 visible ASCII characters"
 
 
 async def receive_body(receive: Receive) -> bytes:

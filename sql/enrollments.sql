@@ -30,7 +30,7 @@
 -- plan does know the length; `(SELECT ...)` hides the length from every plan alike.
 WITH seen AS (
     SELECT c.id, c.code, c.title, c.capacity, c.enrolled_count, c.waitlist_capacity,
-           c.waitlisted_count, c.created_at, c.updated_at,
+           c.waitlisted_count, c.external_id, c.created_at, c.updated_at,
            sc.enrolled_at, sc.status,
            coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at,
            CASE WHEN sc.waitlist_ticket IS NOT NULL
@@ -40,7 +40,7 @@ WITH seen AS (
     FROM unnest((SELECT :course_ids::bigint[])) AS asked (id)
     JOIN LATERAL (
         SELECT id, code, title, capacity, enrolled_count, waitlist_capacity, waitlisted_count,
-               created_at, updated_at
+               external_id, created_at, updated_at
         FROM courses
         WHERE id = asked.id
         LIMIT 1
@@ -67,7 +67,7 @@ student AS (
 ),
 locked AS (
     SELECT c.id, c.code, c.title, c.capacity, c.enrolled_count, c.waitlist_capacity,
-           c.waitlisted_count, c.created_at, c.updated_at,
+           c.waitlisted_count, c.external_id, c.created_at, c.updated_at,
            sc.enrolled_at, sc.status,
            coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at,
            CASE WHEN sc.waitlist_ticket IS NOT NULL
@@ -101,7 +101,7 @@ SELECT l.id, l.code, l.title, l.capacity,
        l.enrolled_count + (a.status = 'enrolled')::int AS enrolled_count,
        l.waitlist_capacity,
        l.waitlisted_count + (a.status = 'waitlisted')::int AS waitlisted_count,
-       l.created_at, l.updated_at,
+       l.external_id, l.created_at, l.updated_at,
        coalesce(a.enrolled_at, l.enrolled_at) AS enrolled_at,
        coalesce(a.status, l.status) AS status,
        coalesce(a.status_changed_at, l.status_changed_at) AS status_changed_at,
@@ -115,7 +115,7 @@ FROM student AS s
 LEFT JOIN (locked AS l LEFT JOIN added AS a ON a.course_id = l.id) ON true
 UNION ALL
 SELECT v.id, v.code, v.title, v.capacity, v.enrolled_count, v.waitlist_capacity,
-       v.waitlisted_count, v.created_at, v.updated_at, v.enrolled_at, v.status,
+       v.waitlisted_count, v.external_id, v.created_at, v.updated_at, v.enrolled_at, v.status,
        v.status_changed_at, v.waitlist_position, v.status IS NOT NULL, v.is_full, v.queue_full,
        false
 FROM students AS s
@@ -128,12 +128,13 @@ ORDER BY id;
 -- the cursor's id, in one round trip: no row when the student is unknown, one row of NULLs
 -- when the page is empty.
 SELECT page.id, page.code, page.title, page.capacity, page.enrolled_count,
-       page.waitlist_capacity, page.waitlisted_count, page.created_at, page.updated_at,
+       page.waitlist_capacity, page.waitlisted_count, page.external_id, page.created_at,
+       page.updated_at,
        page.enrolled_at, page.status, page.status_changed_at, page.waitlist_position
 FROM students AS s
 LEFT JOIN LATERAL (
     SELECT c.id, c.code, c.title, c.capacity, c.enrolled_count, c.waitlist_capacity,
-           c.waitlisted_count, c.created_at, c.updated_at, sc.enrolled_at, sc.status,
+           c.waitlisted_count, c.external_id, c.created_at, c.updated_at, sc.enrolled_at, sc.status,
            coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at,
            CASE WHEN sc.waitlist_ticket IS NOT NULL
                 THEN waitlist_position(sc.course_id, sc.waitlist_ticket) END AS waitlist_position
@@ -151,12 +152,12 @@ ORDER BY page.id;
 -- One page of the course's students with a status in :statuses, in student id order, after
 -- the cursor's id, in one round trip: no row when the course is unknown, one row of NULLs
 -- when the page is empty.
-SELECT page.id, page.first_name, page.last_name, page.email, page.created_at,
-       page.updated_at, page.enrolled_at, page.status, page.status_changed_at,
+SELECT page.id, page.first_name, page.last_name, page.email, page.external_id,
+       page.created_at, page.updated_at, page.enrolled_at, page.status, page.status_changed_at,
        page.waitlist_position
 FROM courses AS c
 LEFT JOIN LATERAL (
-    SELECT s.id, s.first_name, s.last_name, s.email, s.created_at, s.updated_at,
+    SELECT s.id, s.first_name, s.last_name, s.email, s.external_id, s.created_at, s.updated_at,
            sc.enrolled_at, sc.status,
            coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at,
            CASE WHEN sc.waitlist_ticket IS NOT NULL
@@ -174,12 +175,12 @@ ORDER BY page.id;
 -- name: select-course-queue
 -- One page of the course's waitlist in queue order, after the cursor's ticket, in one round
 -- trip: no row when the course is unknown, one row of NULLs when the page is empty.
-SELECT page.id, page.first_name, page.last_name, page.email, page.created_at,
-       page.updated_at, page.enrolled_at, page.status, page.status_changed_at,
+SELECT page.id, page.first_name, page.last_name, page.email, page.external_id,
+       page.created_at, page.updated_at, page.enrolled_at, page.status, page.status_changed_at,
        page.waitlist_position, page.waitlist_ticket
 FROM courses AS c
 LEFT JOIN LATERAL (
-    SELECT s.id, s.first_name, s.last_name, s.email, s.created_at, s.updated_at,
+    SELECT s.id, s.first_name, s.last_name, s.email, s.external_id, s.created_at, s.updated_at,
            sc.enrolled_at, sc.status,
            coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at,
            CASE WHEN sc.waitlist_ticket IS NOT NULL
@@ -211,7 +212,7 @@ RETURNING status;
 -- name: select-enrollment
 -- The pair's enrollment view, whatever its status, or no row when it has never existed.
 SELECT c.id, c.code, c.title, c.capacity, c.enrolled_count, c.waitlist_capacity,
-       c.waitlisted_count, c.created_at, c.updated_at, sc.enrolled_at, sc.status,
+       c.waitlisted_count, c.external_id, c.created_at, c.updated_at, sc.enrolled_at, sc.status,
        coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at,
        CASE WHEN sc.waitlist_ticket IS NOT NULL
             THEN waitlist_position(sc.course_id, sc.waitlist_ticket) END AS waitlist_position
@@ -277,7 +278,7 @@ known_students AS (
 ),
 locked_courses AS (
     SELECT id, code, title, capacity, enrolled_count, waitlist_capacity, waitlisted_count,
-           created_at, updated_at
+           external_id, created_at, updated_at
     FROM courses
     WHERE id IN (SELECT course_id FROM asked)
           AND (SELECT count(*) FROM known_students) IS NOT NULL
@@ -344,7 +345,7 @@ SELECT o.student_id, o.course_id, o.outcome, a.status IS NOT NULL AS written,
        c.enrolled_count + coalesce(t.seats, 0) AS enrolled_count,
        c.waitlist_capacity,
        c.waitlisted_count + coalesce(t.places, 0) AS waitlisted_count,
-       c.created_at, c.updated_at,
+       c.external_id, c.created_at, c.updated_at,
        coalesce(a.enrolled_at, o.held_enrolled_at) AS enrolled_at,
        coalesce(a.status, o.held_status) AS status,
        coalesce(a.status_changed_at, o.held_status_changed_at) AS status_changed_at,

@@ -1,5 +1,6 @@
 """Courses: create, read, page, change and delete."""
 
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -13,27 +14,48 @@ from service.repositories.enrollments import Promotions
 
 SQL = load_queries("courses")
 Course = dict[str, Any]
+WRITABLE = {
+    "code": None,
+    "title": None,
+    "capacity": None,
+    "waitlist_capacity": None,
+    "external_id": None,
+}
 
 
-def _code_taken(code: str) -> Conflict:
-    return Conflict(f"a course with code {code!r} already exists")
+def _taken(error: asyncpg.UniqueViolationError, values: dict[str, Any]) -> Conflict:
+    """The Conflict a unique index's refusal is: the code (ignoring case) or the external id."""
+    if error.constraint_name == "courses_external_id_key":
+        return Conflict(f"a course with external_id {values['external_id']!r} already exists")
+    return Conflict(f"a course with code {values['code']!r} already exists")
 
 
 async def create_course(
-    db: Database, *, code: str, title: str, capacity: int | None, waitlist_capacity: int
+    db: Database,
+    *,
+    code: str,
+    title: str,
+    capacity: int | None,
+    waitlist_capacity: int,
+    external_id: str | None,
 ) -> Course:
-    """The new course; Conflict when the code is taken, ignoring case."""
+    """The new course; Conflict when the code (ignoring case) or the external id is taken."""
+    values = {
+        "code": code,
+        "title": title,
+        "capacity": capacity,
+        "waitlist_capacity": waitlist_capacity,
+        "external_id": external_id,
+    }
     async with db.connection() as conn:
-        try:
-            row = await SQL["insert-course"].fetchrow(
-                conn,
-                code=code,
-                title=title,
-                capacity=capacity,
-                waitlist_capacity=waitlist_capacity,
-            )
-        except asyncpg.UniqueViolationError:
-            raise _code_taken(code) from None
+        return await _insert(conn, values)
+
+
+async def _insert(conn: Connection, values: dict[str, Any]) -> Course:
+    try:
+        row = await SQL["insert-course"].fetchrow(conn, **values)
+    except asyncpg.UniqueViolationError as error:
+        raise _taken(error, values) from None
     assert row is not None
     return as_dict(row)
 
@@ -44,10 +66,21 @@ async def get_course(db: Database, *, course_id: int) -> Course | None:
     return as_dict(row) if row else None
 
 
-async def list_courses(db: Database, *, page: PageRequest, code: str | None) -> list[Course]:
-    """Up to `page.limit + 1` courses after the cursor, optionally only the one with `code`."""
+async def list_courses(
+    db: Database, *, page: PageRequest, code: str | None, external_id: str | None
+) -> list[Course]:
+    """Up to `page.limit + 1` courses after the cursor, optionally only the one with `code`
+    and `external_id`."""
     async with db.connection() as conn:
-        if code is None:
+        if external_id is not None:
+            rows = await SQL["select-courses-by-external-id"].fetch(
+                conn,
+                external_id=external_id,
+                code=code,
+                after_id=page.after_id,
+                limit=page.limit + 1,
+            )
+        elif code is None:
             rows = await SQL["select-courses"].fetch(
                 conn, after_id=page.after_id, limit=page.limit + 1
             )
@@ -78,33 +111,69 @@ async def update_course(
     changes: dict[str, Any],
     precondition: Precondition | None = None,
 ) -> tuple[Course | None, Promotions]:
-    """The changed course, None when unknown; Conflict on a taken code, a capacity below
-    the students enrolled or a waitlist_capacity below those waiting. A raised capacity
-    promotes waitlisted students in the same transaction: the pairs promoted come second.
-    What `precondition` raises, with nothing changed."""
+    """The changed course, None when unknown; Conflict on a taken code or external id, a
+    capacity below the students enrolled or a waitlist_capacity below those waiting. A
+    raised capacity promotes waitlisted students in the same transaction: the pairs promoted
+    come second. What `precondition` raises, with nothing changed."""
     if not changes and precondition is None:  # nothing to change: updated_at stays
         return await get_course(db, course_id=course_id), []
-    values: dict[str, Any] = {"code": None, "title": None, "capacity": None}
-    values |= {"waitlist_capacity": None, **changes}
     async with db.transaction() as conn:
         if not await _locked_and_checked(conn, course_id, precondition):
             return None, []
         if not changes:
             row = await SQL["select-course-by-id"].fetchrow(conn, course_id=course_id)
             return as_dict(row) if row else None, []
-        try:
-            updated = await SQL["update-course"].fetchval(
-                conn, course_id=course_id, set_capacity="capacity" in changes, **values
-            )
-        except asyncpg.UniqueViolationError:
-            raise _code_taken(values["code"]) from None
-        except asyncpg.CheckViolationError as error:
-            raise _below_count(error, values) from None
-        if updated is None:
-            return None, []
-        promoted = await enrollments.promoted_in_this_transaction(conn)
-        row = await SQL["select-course-by-id"].fetchrow(conn, course_id=course_id)
+        return await _change(conn, course_id, changes)
+
+
+async def _change(
+    conn: Connection, course_id: int, changes: dict[str, Any]
+) -> tuple[Course | None, Promotions]:
+    values = WRITABLE | changes
+    try:
+        updated = await SQL["update-course"].fetchval(
+            conn,
+            course_id=course_id,
+            set_capacity="capacity" in changes,
+            set_external_id="external_id" in changes,
+            **values,
+        )
+    except asyncpg.UniqueViolationError as error:
+        raise _taken(error, values) from None
+    except asyncpg.CheckViolationError as error:
+        raise _below_count(error, values) from None
+    if updated is None:
+        return None, []
+    promoted = await enrollments.promoted_in_this_transaction(conn)
+    row = await SQL["select-course-by-id"].fetchrow(conn, course_id=course_id)
     return (as_dict(row) if row else None), promoted
+
+
+async def upsert_course(
+    db: Database,
+    *,
+    external_id: str,
+    changes: dict[str, Any],
+    new_course: Callable[[], dict[str, Any]],
+) -> tuple[Course, bool, Promotions]:
+    """The course with this external id, whether it was created, and the pairs a raised
+    capacity promoted: created from `new_course()` (which raises when the fields sent
+    cannot make one) when there is none, else changed where `changes` differ from it, and
+    left as it is (updated_at too) when none do. Conflict as update_course says.
+    One transaction, holding the external id's lock (so concurrent calls for one new id
+    create it once) and the course's row lock from the read to the write."""
+    async with db.transaction() as conn:
+        await SQL["lock-external-id"].execute(conn, external_id=external_id)
+        row = await SQL["select-course-by-external-id"].fetchrow(conn, external_id=external_id)
+        if row is None:
+            return await _insert(conn, new_course() | {"external_id": external_id}), True, []
+        current = as_dict(row)
+        differing = {name: value for name, value in changes.items() if current[name] != value}
+        if not differing:
+            return current, False, []
+        changed, promoted = await _change(conn, current["id"], differing)
+    assert changed is not None  # its row was locked since it was read
+    return changed, False, promoted
 
 
 def _below_count(error: asyncpg.CheckViolationError, values: dict[str, Any]) -> Exception:

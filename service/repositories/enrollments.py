@@ -48,6 +48,7 @@ VIEW_FIELDS = (
     "enrolled_count",
     "waitlist_capacity",
     "waitlisted_count",
+    "external_id",
     "created_at",
     "updated_at",
     "enrolled_at",

@@ -1,5 +1,6 @@
 """Students: create, read, page, change and delete."""
 
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -13,22 +14,44 @@ from service.repositories.enrollments import Promotions
 
 SQL = load_queries("students")
 Student = dict[str, Any]
-STUDENT_COLUMNS = ("id", "first_name", "last_name", "email", "created_at", "updated_at")
+STUDENT_COLUMNS = (
+    "id",
+    "first_name",
+    "last_name",
+    "email",
+    "external_id",
+    "created_at",
+    "updated_at",
+)
+WRITABLE = {"first_name": None, "last_name": None, "email": None, "external_id": None}
 
 
-def _email_taken(email: str) -> Conflict:
-    return Conflict(f"a student with email {email!r} already exists")
+def _taken(error: asyncpg.UniqueViolationError, values: dict[str, Any]) -> Conflict:
+    """The Conflict a unique index's refusal is: the email (ignoring case) or the external id."""
+    if error.constraint_name == "students_external_id_key":
+        return Conflict(f"a student with external_id {values['external_id']!r} already exists")
+    return Conflict(f"a student with email {values['email']!r} already exists")
 
 
-async def create_student(db: Database, *, first_name: str, last_name: str, email: str) -> Student:
-    """The new student; Conflict when the email is taken, ignoring case."""
+async def create_student(
+    db: Database, *, first_name: str, last_name: str, email: str, external_id: str | None
+) -> Student:
+    """The new student; Conflict when the email (ignoring case) or the external id is taken."""
+    values = {
+        "first_name": first_name,
+        "last_name": last_name,
+        "email": email,
+        "external_id": external_id,
+    }
     async with db.connection() as conn:
-        try:
-            row = await SQL["insert-student"].fetchrow(
-                conn, first_name=first_name, last_name=last_name, email=email
-            )
-        except asyncpg.UniqueViolationError:
-            raise _email_taken(email) from None
+        return await _insert(conn, values)
+
+
+async def _insert(conn: Connection, values: dict[str, Any]) -> Student:
+    try:
+        row = await SQL["insert-student"].fetchrow(conn, **values)
+    except asyncpg.UniqueViolationError as error:
+        raise _taken(error, values) from None
     assert row is not None
     return as_dict(row)
 
@@ -60,6 +83,7 @@ def student_with_courses(rows: list[asyncpg.Record]) -> Student:
             "enrolled_count": row["enrolled_count"],
             "waitlist_capacity": row["waitlist_capacity"],
             "waitlisted_count": row["waitlisted_count"],
+            "external_id": row["course_external_id"],
             "created_at": row["course_created_at"],
             "updated_at": row["course_updated_at"],
             "enrolled_at": row["enrolled_at"],
@@ -73,10 +97,21 @@ def student_with_courses(rows: list[asyncpg.Record]) -> Student:
     return student
 
 
-async def list_students(db: Database, *, page: PageRequest, email: str | None) -> list[Student]:
-    """Up to `page.limit + 1` students after the cursor, optionally only those with `email`."""
+async def list_students(
+    db: Database, *, page: PageRequest, email: str | None, external_id: str | None
+) -> list[Student]:
+    """Up to `page.limit + 1` students after the cursor, optionally only those with `email`
+    and `external_id`."""
     async with db.connection() as conn:
-        if email is None:
+        if external_id is not None:
+            rows = await SQL["select-students-by-external-id"].fetch(
+                conn,
+                external_id=external_id,
+                email=email,
+                after_id=page.after_id,
+                limit=page.limit + 1,
+            )
+        elif email is None:
             rows = await SQL["select-students"].fetch(
                 conn, after_id=page.after_id, limit=page.limit + 1
             )
@@ -108,22 +143,55 @@ async def update_student(
     changes: dict[str, Any],
     precondition: Precondition | None = None,
 ) -> Student | None:
-    """The changed student, None when unknown; Conflict when the new email is taken; what
-    `precondition` raises, with nothing changed."""
+    """The changed student, None when unknown; Conflict when the new email or external id
+    is taken; what `precondition` raises, with nothing changed."""
     if not changes and precondition is None:  # nothing to change: updated_at stays
         return await get_student(db, student_id=student_id)
-    values = {"first_name": None, "last_name": None, "email": None, **changes}
     async with db.transaction() as conn:
         if not await _locked_and_checked(conn, student_id, precondition):
             return None
         if not changes:
             row = await SQL["select-student-by-id"].fetchrow(conn, student_id=student_id)
             return as_dict(row) if row else None
-        try:
-            row = await SQL["update-student"].fetchrow(conn, student_id=student_id, **values)
-        except asyncpg.UniqueViolationError:
-            raise _email_taken(values["email"]) from None
+        return await _change(conn, student_id, changes)
+
+
+async def _change(conn: Connection, student_id: int, changes: dict[str, Any]) -> Student | None:
+    values = WRITABLE | changes
+    try:
+        row = await SQL["update-student"].fetchrow(
+            conn, student_id=student_id, set_external_id="external_id" in changes, **values
+        )
+    except asyncpg.UniqueViolationError as error:
+        raise _taken(error, values) from None
     return as_dict(row) if row else None
+
+
+async def upsert_student(
+    db: Database,
+    *,
+    external_id: str,
+    changes: dict[str, Any],
+    new_student: Callable[[], dict[str, Any]],
+) -> tuple[Student, bool]:
+    """The student with this external id and whether it was created: created from
+    `new_student()` (which raises when the fields sent cannot make one) when there is none,
+    else changed where `changes` differ from it, and left as it is (updated_at too) when
+    none do. Conflict when the email is taken.
+    One transaction, holding the external id's lock (so concurrent calls for one new id
+    create it once) and the student's row lock from the read to the write."""
+    async with db.transaction() as conn:
+        await SQL["lock-external-id"].execute(conn, external_id=external_id)
+        row = await SQL["select-student-by-external-id"].fetchrow(conn, external_id=external_id)
+        if row is None:
+            return await _insert(conn, new_student() | {"external_id": external_id}), True
+        current = as_dict(row)
+        differing = {name: value for name, value in changes.items() if current[name] != value}
+        if not differing:
+            return current, False
+        changed = await _change(conn, current["id"], differing)
+    assert changed is not None  # its row was locked since it was read
+    return changed, False
 
 
 async def delete_student(

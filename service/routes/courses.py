@@ -9,8 +9,18 @@ from service.plumbing import conditional
 from service.problems import NotFound
 from service.repositories import courses
 from service.routes import route
-from service.schemas.courses import CourseCreate, CourseUpdate
-from service.web import JSONResponse, created, no_content, path_id, query_text, read_json, validate
+from service.schemas.courses import CourseCreate, CourseUpdate, CourseUpsert
+from service.web import (
+    JSONResponse,
+    created,
+    no_content,
+    path_external_id,
+    path_id,
+    query_external_id,
+    query_text,
+    read_json,
+    validate,
+)
 
 
 def _not_found(course_id: int) -> NotFound:
@@ -25,8 +35,10 @@ async def create_course(request: Request) -> Response:
 
 async def list_courses(request: Request) -> Response:
     page = parse_page_request(request.query_params)
-    code = query_text(request, "code")
-    rows = await courses.list_courses(request.state.db, page=page, code=code)
+    code, external_id = query_text(request, "code"), query_external_id(request)
+    rows = await courses.list_courses(
+        request.state.db, page=page, code=code, external_id=external_id
+    )
     return JSONResponse(page_of(rows, page))
 
 
@@ -53,6 +65,22 @@ async def update_course(request: Request) -> Response:
     return JSONResponse(course)
 
 
+async def put_course_by_external_id(request: Request) -> Response:
+    external_id = path_external_id(request)
+    payload = await read_json(request)
+    body = validate(CourseUpsert, payload)
+    course, was_created, promoted = await courses.upsert_course(
+        request.state.db,
+        external_id=external_id,
+        changes=body.changes(),
+        new_course=lambda: validate(CourseCreate, payload).model_dump(),
+    )
+    audit.promoted(promoted)
+    if was_created:
+        return created(course, f"/courses/{course['id']}")
+    return JSONResponse(course)
+
+
 async def delete_course(request: Request) -> Response:
     course_id = path_id(request, "course_id")
     deleted = await courses.delete_course(
@@ -69,4 +97,5 @@ routes = [
     route("/courses/{course_id:int}", "GET", get_course),
     route("/courses/{course_id:int}", "PATCH", update_course),
     route("/courses/{course_id:int}", "DELETE", delete_course),
+    route("/courses/by-external-id/{external_id}", "PUT", put_course_by_external_id),
 ]

@@ -9,8 +9,18 @@ from service.plumbing import conditional
 from service.problems import NotFound
 from service.repositories import students
 from service.routes import route
-from service.schemas.students import StudentCreate, StudentUpdate
-from service.web import JSONResponse, created, no_content, path_id, query_text, read_json, validate
+from service.schemas.students import StudentCreate, StudentUpdate, StudentUpsert
+from service.web import (
+    JSONResponse,
+    created,
+    no_content,
+    path_external_id,
+    path_id,
+    query_external_id,
+    query_text,
+    read_json,
+    validate,
+)
 
 
 def _not_found(student_id: int) -> NotFound:
@@ -25,8 +35,10 @@ async def create_student(request: Request) -> Response:
 
 async def list_students(request: Request) -> Response:
     page = parse_page_request(request.query_params)
-    email = query_text(request, "email")
-    rows = await students.list_students(request.state.db, page=page, email=email)
+    email, external_id = query_text(request, "email"), query_external_id(request)
+    rows = await students.list_students(
+        request.state.db, page=page, email=email, external_id=external_id
+    )
     return JSONResponse(page_of(rows, page))
 
 
@@ -52,6 +64,21 @@ async def update_student(request: Request) -> Response:
     return JSONResponse(student)
 
 
+async def put_student_by_external_id(request: Request) -> Response:
+    external_id = path_external_id(request)
+    payload = await read_json(request)
+    body = validate(StudentUpsert, payload)
+    student, was_created = await students.upsert_student(
+        request.state.db,
+        external_id=external_id,
+        changes=body.changes(),
+        new_student=lambda: validate(StudentCreate, payload).model_dump(),
+    )
+    if was_created:
+        return created(student, f"/students/{student['id']}")
+    return JSONResponse(student)
+
+
 async def delete_student(request: Request) -> Response:
     student_id = path_id(request, "student_id")
     promoted = await students.delete_student(
@@ -71,4 +98,5 @@ routes = [
     route("/students/{student_id:int}", "DELETE", delete_student),
     route("/students", "POST", create_student, idempotent=True),
     route("/students", "GET", list_students),
+    route("/students/by-external-id/{external_id}", "PUT", put_student_by_external_id),
 ]

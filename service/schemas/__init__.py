@@ -1,9 +1,14 @@
 """Request bodies, one pydantic model each: pydantic rather than msgspec because its errors
 carry a structured location for every failing field, which maps straight to JSON pointers."""
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
+
+# The caller's own identifier for a student or a course (API.md v1.2 "External ids"): 1..128
+# visible ASCII characters, matched exactly; the same rule as the tables' CHECK.
+EXTERNAL_ID_PATTERN = r"^[!-~]{1,128}$"
+ExternalId = Annotated[str, StringConstraints(pattern=EXTERNAL_ID_PATTERN)]
 
 
 class Body(BaseModel):

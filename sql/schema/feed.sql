@@ -44,7 +44,7 @@ $$;
 CREATE OR REPLACE FUNCTION feed_data(s students) RETURNS json
 LANGUAGE sql STABLE AS $$
     SELECT row_to_json(o) FROM (
-        SELECT s.id, s.first_name, s.last_name, s.email,
+        SELECT s.id, s.first_name, s.last_name, s.email, s.external_id,
                api_timestamp(s.created_at) AS created_at,
                api_timestamp(s.updated_at) AS updated_at
     ) AS o
@@ -54,7 +54,7 @@ CREATE OR REPLACE FUNCTION feed_data(c courses) RETURNS json
 LANGUAGE sql STABLE AS $$
     SELECT row_to_json(o) FROM (
         SELECT c.id, c.code, c.title, c.capacity, c.enrolled_count, c.waitlist_capacity,
-               c.waitlisted_count,
+               c.waitlisted_count, c.external_id,
                api_timestamp(c.created_at) AS created_at,
                api_timestamp(c.updated_at) AS updated_at
     ) AS o

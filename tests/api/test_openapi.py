@@ -60,6 +60,7 @@ STUDENT = {
     "first_name": "A",
     "last_name": "B",
     "email": "a@b.co",
+    "external_id": None,
     "created_at": "2026-11-27T09:30:00Z",
     "updated_at": "2026-11-27T09:30:00Z",
 }

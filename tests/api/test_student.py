@@ -22,7 +22,16 @@ async def test_create_student_returns_it_with_location(client: httpx.AsyncClient
     assert student["email"] == email
     assert student["created_at"].endswith("Z")
     assert student["created_at"] == student["updated_at"]
-    assert set(student) == {"id", "first_name", "last_name", "email", "created_at", "updated_at"}
+    assert set(student) == {
+        "id",
+        "first_name",
+        "last_name",
+        "email",
+        "external_id",
+        "created_at",
+        "updated_at",
+    }
+    assert student["external_id"] is None
 
 
 async def test_create_student_rejects_taken_email_ignoring_case(client: httpx.AsyncClient) -> None:
