@@ -37,7 +37,7 @@ WHERE external_id = :external_id AND id > :after_id
 ORDER BY id
 LIMIT :limit;
 
--- name: lock-external-id
+-- name: lock-student-external-id
 -- Until the transaction ends, no other upsert of this external id runs: concurrent PUTs of
 -- one new external id create it once, the others then find it. The lock is on the id's
 -- hash, so at worst two ids share one and wait on each other.

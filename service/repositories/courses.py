@@ -9,7 +9,15 @@ from service.database import Database
 from service.pagination import PageRequest
 from service.problems import Conflict
 from service.queries import Connection, load_queries
-from service.repositories import Precondition, as_dict, as_dicts, enrollments
+from service.repositories import (
+    Precondition,
+    already_exists,
+    as_dict,
+    as_dicts,
+    differing,
+    enrollments,
+    find_by_external_id,
+)
 from service.repositories.enrollments import Promotions
 
 SQL = load_queries("courses")
@@ -21,13 +29,6 @@ WRITABLE = {
     "waitlist_capacity": None,
     "external_id": None,
 }
-
-
-def _taken(error: asyncpg.UniqueViolationError, values: dict[str, Any]) -> Conflict:
-    """The Conflict a unique index's refusal is: the code (ignoring case) or the external id."""
-    if error.constraint_name == "courses_external_id_key":
-        return Conflict(f"a course with external_id {values['external_id']!r} already exists")
-    return Conflict(f"a course with code {values['code']!r} already exists")
 
 
 async def create_course(
@@ -55,7 +56,7 @@ async def _insert(conn: Connection, values: dict[str, Any]) -> Course:
     try:
         row = await SQL["insert-course"].fetchrow(conn, **values)
     except asyncpg.UniqueViolationError as error:
-        raise _taken(error, values) from None
+        raise already_exists("course", error, values) from None
     assert row is not None
     return as_dict(row)
 
@@ -139,7 +140,7 @@ async def _change(
             **values,
         )
     except asyncpg.UniqueViolationError as error:
-        raise _taken(error, values) from None
+        raise already_exists("course", error, values) from None
     except asyncpg.CheckViolationError as error:
         raise _below_count(error, values) from None
     if updated is None:
@@ -162,16 +163,14 @@ async def upsert_course(
     left as it is (updated_at too) when none do. Conflict as update_course says.
     One transaction, holding the external id's lock (so concurrent calls for one new id
     create it once) and the course's row lock from the read to the write."""
+    lock, select = SQL["lock-course-external-id"], SQL["select-course-by-external-id"]
     async with db.transaction() as conn:
-        await SQL["lock-external-id"].execute(conn, external_id=external_id)
-        row = await SQL["select-course-by-external-id"].fetchrow(conn, external_id=external_id)
-        if row is None:
+        current = await find_by_external_id(conn, lock, select, external_id)
+        if current is None:
             return await _insert(conn, new_course() | {"external_id": external_id}), True, []
-        current = as_dict(row)
-        differing = {name: value for name, value in changes.items() if current[name] != value}
-        if not differing:
+        if not (changes := differing(current, changes)):
             return current, False, []
-        changed, promoted = await _change(conn, current["id"], differing)
+        changed, promoted = await _change(conn, current["id"], changes)
     assert changed is not None  # its row was locked since it was read
     return changed, False, promoted
 

@@ -7,9 +7,16 @@ import asyncpg
 
 from service.database import Database
 from service.pagination import PageRequest
-from service.problems import Conflict
 from service.queries import Connection, load_queries
-from service.repositories import Precondition, as_dict, as_dicts, enrollments
+from service.repositories import (
+    Precondition,
+    already_exists,
+    as_dict,
+    as_dicts,
+    differing,
+    enrollments,
+    find_by_external_id,
+)
 from service.repositories.enrollments import Promotions
 
 SQL = load_queries("students")
@@ -24,13 +31,6 @@ STUDENT_COLUMNS = (
     "updated_at",
 )
 WRITABLE = {"first_name": None, "last_name": None, "email": None, "external_id": None}
-
-
-def _taken(error: asyncpg.UniqueViolationError, values: dict[str, Any]) -> Conflict:
-    """The Conflict a unique index's refusal is: the email (ignoring case) or the external id."""
-    if error.constraint_name == "students_external_id_key":
-        return Conflict(f"a student with external_id {values['external_id']!r} already exists")
-    return Conflict(f"a student with email {values['email']!r} already exists")
 
 
 async def create_student(
@@ -51,7 +51,7 @@ async def _insert(conn: Connection, values: dict[str, Any]) -> Student:
     try:
         row = await SQL["insert-student"].fetchrow(conn, **values)
     except asyncpg.UniqueViolationError as error:
-        raise _taken(error, values) from None
+        raise already_exists("student", error, values) from None
     assert row is not None
     return as_dict(row)
 
@@ -163,7 +163,7 @@ async def _change(conn: Connection, student_id: int, changes: dict[str, Any]) ->
             conn, student_id=student_id, set_external_id="external_id" in changes, **values
         )
     except asyncpg.UniqueViolationError as error:
-        raise _taken(error, values) from None
+        raise already_exists("student", error, values) from None
     return as_dict(row) if row else None
 
 
@@ -180,16 +180,14 @@ async def upsert_student(
     none do. Conflict when the email is taken.
     One transaction, holding the external id's lock (so concurrent calls for one new id
     create it once) and the student's row lock from the read to the write."""
+    lock, select = SQL["lock-student-external-id"], SQL["select-student-by-external-id"]
     async with db.transaction() as conn:
-        await SQL["lock-external-id"].execute(conn, external_id=external_id)
-        row = await SQL["select-student-by-external-id"].fetchrow(conn, external_id=external_id)
-        if row is None:
+        current = await find_by_external_id(conn, lock, select, external_id)
+        if current is None:
             return await _insert(conn, new_student() | {"external_id": external_id}), True
-        current = as_dict(row)
-        differing = {name: value for name, value in changes.items() if current[name] != value}
-        if not differing:
+        if not (changes := differing(current, changes)):
             return current, False
-        changed = await _change(conn, current["id"], differing)
+        changed = await _change(conn, current["id"], changes)
     assert changed is not None  # its row was locked since it was read
     return changed, False
 

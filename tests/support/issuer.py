@@ -8,11 +8,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from tests.support.http_server import serving
 
 ISSUER = "https://issuer.test/"
 AUDIENCE = "enrollment-service"
@@ -91,12 +93,6 @@ class KeyEndpoint:
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # quiet: pytest shows stderr of failing tests only
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
+        with serving(Handler) as base:
+            self.url = f"{base}/.well-known/jwks.json"
             yield self
-        finally:
-            server.shutdown()
-            server.server_close()
