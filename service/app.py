@@ -4,7 +4,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 import asyncpg
 from starlette.applications import Starlette
@@ -26,6 +26,9 @@ from service.routes import changes as changes_routes
 from service.routes import courses, docs, enrollments, health, students
 from service.routes import metrics as metrics_routes
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
+
 logger = logging.getLogger("service")
 HOUSEKEEPING_SECONDS = 1
 LOG_WRITE_SECONDS = 1  # the longest a held log line waits (README "Logs")
@@ -39,10 +42,18 @@ class State(TypedDict):
     replicas: ReplicaSet | None
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    """The application; it opens its database pool on startup and closes it on shutdown."""
+def create_app(
+    settings: Settings | None = None, span_exporter: "SpanExporter | None" = None
+) -> Starlette:
+    """The application; it opens its database pool on startup and closes it on shutdown.
+    Spans go to `span_exporter` when given (tests), else to OTLP when the settings say."""
     settings = settings or Settings.from_env()
     tokens = TokenCheck(settings.oauth) if settings.oauth else None
+    spans = None
+    if settings.span_export or span_exporter is not None:
+        from service.plumbing.span_export import SpanExport  # the SDK, imported only now
+
+        spans = SpanExport(span_exporter)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
@@ -70,6 +81,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             for replica in replicas.replicas if replicas else ():
                 await replica.db.pool.close()
             await db.pool.close()
+            if spans:
+                spans.shutdown(settings.shutdown_timeout)
             metrics.flush_counts()
             metrics.forget_this_process()
             access_log.flush()
@@ -88,7 +101,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         lifespan=lifespan,
         middleware=[
-            Middleware(FrontDoor, keys=settings.api_keys, tokens=tokens),
+            Middleware(FrontDoor, keys=settings.api_keys, tokens=tokens, spans=spans),
             # Only with replicas: without, a request passes one layer less.
             *([Middleware(ReadRouting)] if settings.replica_urls else []),
         ],

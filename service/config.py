@@ -143,6 +143,27 @@ def _algorithms(raw: str) -> tuple[str, ...]:
     return algorithms
 
 
+def span_export_from_env() -> bool:
+    """Whether the standard OpenTelemetry variables turn span export on (API.md v1.2
+    "Tracing"): OTEL_TRACES_EXPORTER=otlp, or an OTLP endpoint set; never with
+    OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none. OTLP over HTTP (protobuf) only."""
+    if _text("OTEL_SDK_DISABLED", "false").lower() == "true":
+        return False
+    exporter = _text("OTEL_TRACES_EXPORTER", "").lower()
+    if exporter not in ("", "otlp", "none"):
+        raise ConfigError(f"OTEL_TRACES_EXPORTER may be otlp or none, got {exporter!r}")
+    endpoint = _text("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "") or _text(
+        "OTEL_EXPORTER_OTLP_ENDPOINT", ""
+    )
+    on = exporter == "otlp" or (exporter == "" and bool(endpoint))
+    protocol = _text("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "") or _text(
+        "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"
+    )
+    if on and protocol != "http/protobuf":
+        raise ConfigError(f"spans are exported as OTLP http/protobuf only, not {protocol!r}")
+    return on
+
+
 def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = _text(name, default).lower()
     if value not in choices:
@@ -173,6 +194,7 @@ class Settings:
     changes_retention: timedelta = timedelta(days=7)
     replica_urls: tuple[str, ...] = ()
     replica_max_lag: float = 1.0
+    span_export: bool = False
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -202,4 +224,5 @@ class Settings:
                 if url.strip()
             ),
             replica_max_lag=_number("REPLICA_MAX_LAG", cls.replica_max_lag, minimum=0),
+            span_export=span_export_from_env(),
         )

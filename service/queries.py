@@ -3,7 +3,9 @@
 Each statement sits under a `-- name: verb-entity` line and uses `:name` parameters, so it
 pastes into psql (with `\\set`) unchanged. Loading turns `:name` into asyncpg's `$n` once;
 calls then bind values by keyword. Ours rather than aiosql: it is this file, and asyncpg's
-own `fetch`/`fetchrow`/`execute` stay visible at every call site.
+own `fetch`/`fetchrow`/`execute` stay visible at every call site. Every statement passes
+here, so here each gets its span when spans are exported (plumbing/tracing.py): the asyncpg
+instrumentation package traces prepared statements and cursors badly.
 """
 
 import re
@@ -14,6 +16,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from service.config import PROJECT_ROOT
+from service.plumbing import tracing
 
 SQL_DIR = PROJECT_ROOT / "sql"
 # What statements run on: a pooled connection, or a plain one in tests and tools.
@@ -36,16 +39,20 @@ class Query:
         return [values[name] for name in self.parameters]
 
     async def fetch(self, conn: Connection, **values: Any) -> list[asyncpg.Record]:
-        return await conn.fetch(self.text, *self.bind(values))
+        with tracing.statement(self.name):
+            return await conn.fetch(self.text, *self.bind(values))
 
     async def fetchrow(self, conn: Connection, **values: Any) -> asyncpg.Record | None:
-        return await conn.fetchrow(self.text, *self.bind(values))
+        with tracing.statement(self.name):
+            return await conn.fetchrow(self.text, *self.bind(values))
 
     async def fetchval(self, conn: Connection, **values: Any) -> Any:
-        return await conn.fetchval(self.text, *self.bind(values))
+        with tracing.statement(self.name):
+            return await conn.fetchval(self.text, *self.bind(values))
 
     async def execute(self, conn: Connection, **values: Any) -> str:
-        return await conn.execute(self.text, *self.bind(values))
+        with tracing.statement(self.name):
+            return await conn.execute(self.text, *self.bind(values))
 
 
 def parse_query(name: str, sql: str) -> Query:

@@ -56,21 +56,22 @@ class AccessLog:
         writes it. Through info() it took 30% longer (0.8 us more)."""
         if not self.logger.isEnabledFor(logging.INFO):
             return
-        request_id = context.request_id.get()
+        request_id, trace = context.request_id.get(), context.trace.get()
         fields: dict[str, Any] = {
             "ts": timestamp(time.time()),
             "level": "info",
             "event": "http.request",
             "logger": self.logger.name,
-            "request_id": request_id,
-            # The extra fields, by name as in every line.
-            "duration_ms": duration_ms,
-            "method": method,
-            "route": route,
-            "status": status,
         }
-        if request_id is None:  # outside a request: no such field, as in other lines
-            del fields["request_id"]
+        if request_id is not None:  # outside a request: no such fields, as in other lines
+            fields["request_id"] = request_id
+        if trace is not None:
+            fields["trace_id"], fields["span_id"] = trace
+        # The extra fields, by name as in every line.
+        fields["duration_ms"] = duration_ms
+        fields["method"] = method
+        fields["route"] = route
+        fields["status"] = status
         self.hold(self.render(fields) + "\n")
 
     def hold(self, line: str) -> None:

@@ -1,6 +1,6 @@
 """A log line's fields and how it is written: JSON objects (`ts`, `level`, `event`,
-`logger`, `request_id`, then any fields passed as `extra=`, by name), or plain lines for
-humans with LOG_FORMAT=text. Kept cheap, as every request writes at least one: no
+`logger`, `request_id`, `trace_id`, `span_id`, then any fields passed as `extra=`, by name),
+or plain lines for humans with LOG_FORMAT=text. Kept cheap, as every request writes at least one: no
 `datetime`, no Python scan of the record."""
 
 import functools
@@ -44,11 +44,13 @@ def timestamp(created: float) -> str:
 def line_fields(
     created: float, level: str, event: str, logger: str, extra: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """A line's fields in their order: the fixed ones, the request id within a request, then
-    the `extra` ones by name."""
+    """A line's fields in their order: the fixed ones, the request id and trace ids within a
+    request, then the `extra` ones by name."""
     fields = {"ts": timestamp(created), "level": level, "event": event, "logger": logger}
     if (request_id := context.request_id.get()) is not None:
         fields["request_id"] = request_id
+    if (trace := context.trace.get()) is not None:
+        fields["trace_id"], fields["span_id"] = trace
     for name in sorted(extra):
         fields[name] = extra[name]
     return fields

@@ -31,6 +31,7 @@ from tests.load.feed import FeedFollower
 from tests.load.scheduler import autogroup_warning
 from tests.load.seed import Dataset, overbooked, seed
 from tests.support.issuer import AUDIENCE, ISSUER, KeyEndpoint, mint, rsa_key
+from tests.support.otlp_receiver import OtlpReceiver
 from tests.support.postgres import postgres_server, scratch_database
 from tests.support.replication import primary_and_replica
 from tests.support.running_service import RunningService, free_port
@@ -268,6 +269,11 @@ def arguments() -> argparse.Namespace:
         "--token",
         action="store_true",
         help="only (a) sent with an OAuth access token against (a) with an API key",
+    )
+    parser.add_argument(
+        "--tracing",
+        action="store_true",
+        help="only (a) with span export off, and on with 1%% and all of the traces sampled",
     )
     parser.add_argument(
         "--soak",
@@ -713,6 +719,48 @@ def tokens_against_keys(args: argparse.Namespace) -> None:
         sys.exit("FAILED: a request was not answered 200")
 
 
+SAMPLED_SHARES = ("0.01", "1.0")
+
+
+def tracing_cost(args: argparse.Namespace) -> None:
+    """(a) on three services on one seeded database, in alternating rounds: span export off,
+    and on (to an OTLP/HTTP sink in this process) with parentbased_traceidratio at 0.01
+    and at 1.0."""
+    with (
+        seeded_service(args) as (url, data, off),
+        OtlpReceiver(decode=False).serving() as sink,
+    ):
+        logs = off.log.parent
+        on = [
+            start_service(
+                url,
+                args,
+                logs,
+                OTEL_EXPORTER_OTLP_ENDPOINT=sink.url,
+                OTEL_TRACES_SAMPLER="parentbased_traceidratio",
+                OTEL_TRACES_SAMPLER_ARG=share,
+            )
+            for share in SAMPLED_SHARES
+        ]
+        try:
+            lua = scenarios(data)[A]
+            targets = [Target(s.url, worker_processes(s.process.pid)) for s in (off, *on)]
+            for target in targets:
+                warm_up(target, lua, args)
+            rounds = alternate([(target, lua) for target in targets], args)
+        finally:
+            for service in on:
+                service.stop()
+    names = ["a, export off", *(f"a, export on, {share} sampled" for share in SAMPLED_SHARES)]
+    print_table({name: median_round([r[i] for r in rounds]) for i, name in enumerate(names)})
+    for index, share in enumerate(SAMPLED_SHARES, 1):
+        ratios = [r[index].rate / r[0].rate for r in rounds]
+        print(figure(f"a req/s, export on at {share} / off", ratios))
+    print(f"spans received by the sink: {sink.received_bytes} bytes in {sink.exports} exports")
+    if any(set(result.statuses) != {200} for r in rounds for result in r):
+        sys.exit("FAILED: a request was not answered 200")
+
+
 def reads_by_target(url: str) -> dict[str, float]:
     """`db_reads_total` from the service's /metrics, by target (primary, replica-1, ...)."""
     text = httpx.get(f"{url}/metrics").text
@@ -792,6 +840,8 @@ def main() -> None:
         replicated(args)
     elif args.token:
         tokens_against_keys(args)
+    elif args.tracing:
+        tracing_cost(args)
     elif args.target_url:
         assert args.database_url, "--target-url needs --database-url, to seed"
         data = seeded(args.database_url, args)

@@ -72,3 +72,40 @@ def test_token_settings_it_cannot_use_stop_the_service(
     with pytest.raises(ConfigError) as caught:
         Settings.from_env()
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("env", "on"),
+    [
+        ({}, False),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, True),
+        ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:4318/v1/traces"}, True),
+        ({"OTEL_TRACES_EXPORTER": "otlp"}, True),
+        ({"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}, False),
+        ({"OTEL_SDK_DISABLED": "TRUE", "OTEL_TRACES_EXPORTER": "otlp"}, False),
+        ({"OTEL_SDK_DISABLED": "no", "OTEL_TRACES_EXPORTER": "otlp"}, True),
+    ],
+)
+def test_span_export_follows_the_standard_variables(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], on: bool
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert Settings.from_env().span_export is on
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"OTEL_TRACES_EXPORTER": "zipkin"}, "OTEL_TRACES_EXPORTER may be otlp or none"),
+        ({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, "not 'grpc'"),
+    ],
+)
+def test_span_export_it_cannot_do_stops_the_service(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env()
+    assert message in str(caught.value)

@@ -1,0 +1,124 @@
+"""W3C Trace Context (API.md v1.2 "Tracing"), always on and cheap: every request continues the
+caller's trace from `traceparent` (and `tracestate`), or starts one, and its log lines carry
+`trace_id` and `span_id`. Spans are exported only when the OTEL_* variables turn it on:
+span_export.py, the one module that imports the OpenTelemetry SDK, then makes each request's
+span (whose ids the log lines carry) and one per SQL statement (`statement`).
+
+The header is parsed here rather than by OpenTelemetry's propagator so that a service with
+export off imports nothing of OpenTelemetry, and a request pays a regex match, not a
+Context built and attached."""
+
+import contextlib
+import random
+import re
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from starlette.types import Scope
+
+from service.plumbing import context
+
+if TYPE_CHECKING:
+    from service.plumbing.span_export import SpanExport
+
+UNTRACED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# version-trace_id-parent_id-flags, lowercase hex. A future version may append fields after
+# a dash, which a reader of version 00 ignores; version 00 has exactly these four.
+_TRACEPARENT = re.compile(
+    rb"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-[\x21-\x7e]*)?"
+)
+_INVALID_TRACE_ID, _INVALID_SPAN_ID = b"0" * 32, b"0" * 16
+TRACESTATE_LONGEST = 512  # the spec lets a vendor drop a longer one whole
+
+
+@dataclass(frozen=True, slots=True)
+class TraceParent:
+    """The caller's span, as its `traceparent` and `tracestate` headers name it."""
+
+    trace_id: str  # 32 lowercase hex
+    parent_id: str  # 16 lowercase hex
+    sampled: bool
+    tracestate: str
+
+
+def incoming(scope: Scope) -> TraceParent | None:
+    """The caller's trace context; None when it sent none or a malformed one (then the
+    request starts a new trace and `tracestate` is dropped, as the spec says)."""
+    traceparent, tracestate = None, []
+    for header, value in scope["headers"]:
+        if header == b"traceparent":
+            if traceparent is not None:
+                return None  # two traceparents: neither can be trusted
+            traceparent = value
+        elif header == b"tracestate":
+            tracestate.append(value)
+    if traceparent is None:
+        return None
+    match = _TRACEPARENT.fullmatch(traceparent.strip())
+    if match is None:
+        return None
+    version, trace_id, parent_id, flags, rest = match.groups()
+    if version == b"ff" or (version == b"00" and rest is not None):
+        return None
+    if trace_id == _INVALID_TRACE_ID or parent_id == _INVALID_SPAN_ID:
+        return None
+    state = b",".join(tracestate).decode("latin-1")
+    return TraceParent(
+        trace_id.decode(),
+        parent_id.decode(),
+        sampled=bool(int(flags, 16) & 1),
+        tracestate=state if len(state) <= TRACESTATE_LONGEST else "",
+    )
+
+
+_UNTRACED = contextlib.nullcontext()
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What the request came to, for its span: the status sent and the problem's type."""
+
+    status: int = 0
+    problem_type: str | None = None
+
+
+@contextlib.contextmanager
+def request_trace(scope: Scope, outcome: Outcome, export: "SpanExport | None") -> Iterator[None]:
+    """The request's trace context around the handling of it: its ids in `context.trace`
+    for log lines and, with `export`, its server span, ended with `outcome` (which the
+    caller fills in) when the block exits, and the exporter in `context.span_export` for
+    the statements' spans."""
+    parent = incoming(scope)
+    if export is None or scope["path"] in UNTRACED_PATHS:
+        trace_id = parent.trace_id if parent else _random_hex(128)
+        token = context.trace.set((trace_id, _random_hex(64)))
+        try:
+            yield
+        finally:
+            context.trace.reset(token)
+        return
+    with export.server_span(scope, parent, outcome) as ids:
+        token = context.trace.set(ids)
+        export_token = context.span_export.set(export)
+        try:
+            yield
+        finally:
+            context.span_export.reset(export_token)
+            context.trace.reset(token)
+
+
+def _random_hex(bits: int) -> str:
+    """A random id, never all zeros (W3C); `random` suffices for ids, and costs a tenth of
+    os.urandom's system call."""
+    return format(random.getrandbits(bits) or 1, f"0{bits // 4}x")
+
+
+def statement(name: str) -> AbstractContextManager[object]:
+    """Around one SQL statement: its span, a child of the request's, when the request is
+    traced with export on."""
+    export = context.span_export.get()
+    if export is None:
+        return _UNTRACED
+    return export.statement_span(name)
