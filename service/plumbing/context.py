@@ -5,6 +5,8 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import Span
+
     from service.plumbing.span_export import SpanExport
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -16,5 +18,6 @@ actor: ContextVar[str] = ContextVar("actor", default="anonymous")
 caller: ContextVar[str] = ContextVar("caller", default="")
 # The request's (trace_id, span_id), lowercase hex, for every log line it writes (tracing.py).
 trace: ContextVar[tuple[str, str] | None] = ContextVar("trace", default=None)
-# With span export on, the exporter, for the spans of the request's SQL statements.
-span_export: "ContextVar[SpanExport | None]" = ContextVar("span_export", default=None)
+# With span export on and the request's span recorded (sampled): the exporter and that span,
+# the parent of the spans of the request's SQL statements.
+traced_span: "ContextVar[tuple[SpanExport, Span] | None]" = ContextVar("traced_span", default=None)

@@ -21,7 +21,7 @@ from service.plumbing import context, metrics
 from service.plumbing.auth import CallerCheck
 from service.plumbing.telemetry import record, request_id_of
 from service.plumbing.tokens import TokenCheck
-from service.plumbing.tracing import Outcome, request_trace
+from service.plumbing.tracing import Outcome, RequestTrace
 from service.problems import PROBLEM_BASE, MethodNotAllowed, NotFound, Problem
 from service.web import problem_response
 
@@ -63,7 +63,7 @@ class FrontDoor:
         started = time.perf_counter()
         metrics.requests_in_flight.value += 1
         try:
-            with request_trace(scope, outcome, self.spans):
+            with RequestTrace(scope, outcome, self.spans):
                 try:
                     await self._answer(scope, receive, send_with_id, outcome)
                 finally:  # within the trace: the access line carries its ids

@@ -8,9 +8,7 @@ queue). Spans wait in the batch processor's queue and leave from its thread, nev
 request path; when the collector cannot keep up or cannot be reached, the queue drops the
 newest. One per worker process, made by the app in that process."""
 
-import contextlib
 import threading
-from collections.abc import Iterator
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -18,18 +16,27 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags, TraceState
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    SpanKind,
+    TraceFlags,
+    Tracer,
+    TraceState,
+)
 from opentelemetry.trace.status import Status, StatusCode
 from starlette.types import Scope
 
 from service.plumbing.telemetry import route_template
 from service.plumbing.tracing import Outcome, TraceParent
 
-_UNTRACED = contextlib.nullcontext()
-
 
 class SpanExport:
-    """Makes the request and statement spans and sends them off, batched."""
+    """Makes the request and statement spans and sends them off, batched. The request's
+    span is never made current in OpenTelemetry's own context: nothing else here reads it,
+    and attaching and detaching it cost every request more than the span itself. The
+    statements' spans name their parent instead (tracing.statement)."""
 
     def __init__(self, exporter: SpanExporter | None = None) -> None:
         # Shut down by the app's lifespan, within SHUTDOWN_TIMEOUT; at exit the SDK's own
@@ -38,61 +45,41 @@ class SpanExport:
         self.provider.add_span_processor(BatchSpanProcessor(exporter or OTLPSpanExporter()))
         self.tracer = self.provider.get_tracer("enrollment-service")
 
-    @contextlib.contextmanager
-    def server_span(
-        self, scope: Scope, parent: TraceParent | None, outcome: Outcome
-    ) -> Iterator[tuple[str, str]]:
-        """The request's span, current for the block, which gets its trace and span ids
-        (also when the sampler drops it). Ended at the block's exit with `outcome`: the
-        route, the status, and the problem's type on an error. No query string, header or
-        body goes into it."""
+    def start_server_span(self, scope: Scope, parent: TraceParent | None) -> Span:
+        """The request's span, continuing the caller's trace; the sampler decides whether
+        it is recorded (a span that is not still has the ids the log lines carry)."""
         method = scope["method"]
-        span = self.tracer.start_span(
-            method,
+        return self.tracer.start_span(
+            method,  # the route is known once the router has run: end_server_span names it
             context=_remote(parent) if parent else None,
             kind=SpanKind.SERVER,
             attributes={"http.request.method": method, "url.scheme": scope["scheme"]},
             record_exception=False,
             set_status_on_exception=False,
         )
+
+    @staticmethod
+    def ids(span: Span) -> tuple[str, str]:
         ids = span.get_span_context()
-        try:
-            with trace.use_span(span, record_exception=False, set_status_on_exception=False):
-                yield format(ids.trace_id, "032x"), format(ids.span_id, "016x")
-        finally:
+        return format(ids.trace_id, "032x"), format(ids.span_id, "016x")
+
+    @staticmethod
+    def end_server_span(span: Span, scope: Scope, outcome: Outcome) -> None:
+        """Name the span by its route, note the status and the problem's type on an error
+        (no query string, header or body), and end it."""
+        if span.is_recording():
             route = route_template(scope)
-            span.update_name(f"{method} {route}")
+            span.update_name(f"{scope['method']} {route}")
             span.set_attribute("http.route", route)
             span.set_attribute("http.response.status_code", outcome.status)
             if outcome.problem_type is not None:
                 span.set_attribute("problem.type", outcome.problem_type)
             if outcome.status >= 500:  # a 4xx is the caller's error, not the server's
                 span.set_status(Status(StatusCode.ERROR, outcome.problem_type))
-            span.end()
+        span.end()
 
-    def statement_span(self, name: str) -> contextlib.AbstractContextManager[object]:
-        """A child of the current span, named by the statement's `-- name:`, never holding
-        its parameters; nothing when the request's span is not recorded (not sampled)."""
-        if not trace.get_current_span().is_recording():
-            return _UNTRACED
-        return self._statement_span(name)
-
-    @contextlib.contextmanager
-    def _statement_span(self, name: str) -> Iterator[None]:
-        with self.tracer.start_as_current_span(
-            name,
-            kind=SpanKind.CLIENT,
-            attributes={"db.system.name": "postgresql", "db.query.summary": name},
-            # The SDK's own would put the error's message in the span, and Postgres's
-            # messages can hold values (a duplicate email's).
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
-            try:
-                yield
-            except Exception as error:
-                span.set_status(Status(StatusCode.ERROR, type(error).__name__))
-                raise
+    def statement_span(self, name: str, parent: Span) -> "StatementSpan":
+        return StatementSpan(self.tracer, name, parent)
 
     def shutdown(self, timeout: float) -> None:
         """Send what is queued and stop, waiting at most `timeout` seconds: an unreachable
@@ -100,6 +87,33 @@ class SpanExport:
         stopping = threading.Thread(target=self.provider.shutdown, daemon=True)
         stopping.start()
         stopping.join(timeout)
+
+
+class StatementSpan:
+    """Around one SQL statement: a child span of the request's, named by the statement's
+    `-- name:`, never holding its parameters, and marked an error by the exception's type
+    alone (the SDK's own would put its message in, and Postgres's messages can hold
+    values: a duplicate email's)."""
+
+    __slots__ = ("name", "parent", "span", "tracer")
+
+    def __init__(self, tracer: Tracer, name: str, parent: Span) -> None:
+        self.tracer, self.name, self.parent = tracer, name, parent
+
+    def __enter__(self) -> None:
+        self.span = self.tracer.start_span(
+            self.name,
+            context=trace.set_span_in_context(self.parent),
+            kind=SpanKind.CLIENT,
+            attributes={"db.system.name": "postgresql", "db.query.summary": self.name},
+            record_exception=False,
+            set_status_on_exception=False,
+        )
+
+    def __exit__(self, error_type: type[BaseException] | None, *_: object) -> None:
+        if error_type is not None:
+            self.span.set_status(Status(StatusCode.ERROR, error_type.__name__))
+        self.span.end()
 
 
 def _remote(parent: TraceParent) -> Context:
