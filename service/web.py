@@ -60,21 +60,21 @@ def query_text(request: Request, name: str) -> str | None:
 def query_external_id(request: Request) -> str | None:
     """The `external_id` filter, when given; 422 for one no student or course can have."""
     value = request.query_params.get("external_id")
-    if value is not None and not _EXTERNAL_ID.fullmatch(value):
-        raise ValidationFailed([parameter_error("external_id", EXTERNAL_ID_RULE)])
-    return value
+    return None if value is None else _external_id(value)
 
 
 def path_external_id(request: Request) -> str:
     """The `{external_id}` path segment, decoded; 422 for one no student or course can have
     (a `/`, even encoded, never reaches here: the path no longer matches the route)."""
-    value: str = request.path_params["external_id"]
+    return _external_id(request.path_params["external_id"])
+
+
+def _external_id(value: str) -> str:
     if not _EXTERNAL_ID.fullmatch(value):
-        raise ValidationFailed([parameter_error("external_id", EXTERNAL_ID_RULE)])
+        raise ValidationFailed(
+            [parameter_error("external_id", "must be 1..128 visible ASCII characters")]
+        )
     return value
-
-
-EXTERNAL_ID_RULE = "must be 1..128 visible ASCII characters"
 
 
 async def receive_body(receive: Receive) -> bytes:

@@ -13,13 +13,16 @@ import hmac
 from starlette.types import Scope
 
 from service.config import ApiKey
-from service.plumbing import context
-from service.plumbing.tokens import NoKeysYet, TokenCheck, TokenRefused
+from service.plumbing import OPERATIONAL_PATHS, context
+from service.plumbing.tokens import (
+    FAILED_FETCH_RETRY_SECONDS,
+    NoKeysYet,
+    TokenCheck,
+    TokenRefused,
+)
 from service.problems import Problem
 
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 READ_METHODS = frozenset({"GET", "HEAD"})
-KEYS_RETRY_AFTER_SECONDS = 5  # tokens.FAILED_FETCH_RETRY_SECONDS: when the next fetch is tried
 
 
 class Unauthorized(Problem):
@@ -41,7 +44,8 @@ class AuthUnavailable(Problem):
 
     def __init__(self) -> None:
         super().__init__("the issuer's signing keys have not loaded yet; retry shortly")
-        self.headers["Retry-After"] = str(KEYS_RETRY_AFTER_SECONDS)
+        # When the next fetch is tried.
+        self.headers["Retry-After"] = str(round(FAILED_FETCH_RETRY_SECONDS))
 
 
 def _bearer(scope: Scope) -> bytes | None:
@@ -86,7 +90,7 @@ class CallerCheck:
         if not self.keys and self.tokens is None:
             context.actor.set(_actor_header(scope) or "anonymous")
             return None
-        if scope["path"] in OPEN_PATHS:
+        if scope["path"] in OPERATIONAL_PATHS:
             return None
         bearer = _bearer(scope)
         if bearer and self.tokens is not None and _looks_like_token(bearer):

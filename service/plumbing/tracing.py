@@ -18,14 +18,13 @@ from typing import TYPE_CHECKING
 
 from starlette.types import Scope
 
-from service.plumbing import context
+from service.plumbing import OPERATIONAL_PATHS, context
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
 
     from service.plumbing.span_export import SpanExport
 
-UNTRACED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 # version-trace_id-parent_id-flags, lowercase hex. A future version may append fields after
 # a dash, which a reader of version 00 ignores; version 00 has exactly these four.
 _TRACEPARENT = re.compile(
@@ -97,7 +96,7 @@ class RequestTrace:
 
     def __init__(self, scope: Scope, outcome: Outcome, export: "SpanExport | None") -> None:
         self.scope, self.outcome = scope, outcome
-        self.export = export if scope["path"] not in UNTRACED_PATHS else None
+        self.export = export if scope["path"] not in OPERATIONAL_PATHS else None
         self._span: Span | None = None
         self._traced_token: Token[tuple[SpanExport, Span] | None] | None = None
 

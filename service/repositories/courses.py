@@ -31,25 +31,11 @@ WRITABLE = {
 }
 
 
-async def create_course(
-    db: Database,
-    *,
-    code: str,
-    title: str,
-    capacity: int | None,
-    waitlist_capacity: int,
-    external_id: str | None,
-) -> Course:
-    """The new course; Conflict when the code (ignoring case) or the external id is taken."""
-    values = {
-        "code": code,
-        "title": title,
-        "capacity": capacity,
-        "waitlist_capacity": waitlist_capacity,
-        "external_id": external_id,
-    }
+async def create_course(db: Database, course: dict[str, Any]) -> Course:
+    """The new course from its fields (WRITABLE's, as CourseCreate gives them); Conflict
+    when the code (ignoring case) or the external id is taken."""
     async with db.connection() as conn:
-        return await _insert(conn, values)
+        return await _insert(conn, course)
 
 
 async def _insert(conn: Connection, values: dict[str, Any]) -> Course:

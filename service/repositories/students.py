@@ -33,18 +33,11 @@ STUDENT_COLUMNS = (
 WRITABLE = {"first_name": None, "last_name": None, "email": None, "external_id": None}
 
 
-async def create_student(
-    db: Database, *, first_name: str, last_name: str, email: str, external_id: str | None
-) -> Student:
-    """The new student; Conflict when the email (ignoring case) or the external id is taken."""
-    values = {
-        "first_name": first_name,
-        "last_name": last_name,
-        "email": email,
-        "external_id": external_id,
-    }
+async def create_student(db: Database, student: dict[str, Any]) -> Student:
+    """The new student from its fields (WRITABLE's, as StudentCreate gives them); Conflict
+    when the email (ignoring case) or the external id is taken."""
     async with db.connection() as conn:
-        return await _insert(conn, values)
+        return await _insert(conn, student)
 
 
 async def _insert(conn: Connection, values: dict[str, Any]) -> Student:

@@ -29,7 +29,7 @@ def _not_found(course_id: int) -> NotFound:
 
 async def create_course(request: Request) -> Response:
     body = validate(CourseCreate, await read_json(request))
-    course = await courses.create_course(request.state.db, **body.model_dump())
+    course = await courses.create_course(request.state.db, body.model_dump())
     return created(course, f"/courses/{course['id']}")
 
 

@@ -29,7 +29,7 @@ def _not_found(student_id: int) -> NotFound:
 
 async def create_student(request: Request) -> Response:
     body = validate(StudentCreate, await read_json(request))
-    student = await students.create_student(request.state.db, **body.model_dump())
+    student = await students.create_student(request.state.db, body.model_dump())
     return created(student, f"/students/{student['id']}")
 
 
