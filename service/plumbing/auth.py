@@ -3,7 +3,7 @@
 
 With either on, every request but the open paths needs `Authorization: Bearer <value>`; a
 value of three dot-separated parts is read as a token, anything else as a key. 401 when it is
-missing or not good, 403 when it lacks the scope (`read` for GET and HEAD, `write` for the
+missing, not good or over 8 KiB (refused unread), 403 when it lacks the scope (`read` for GET and HEAD, `write` for the
 rest), 503 when a token arrives before the issuer's keys have loaded. The caller's name
 becomes the actor in logs and history, and the scope of its idempotency keys.
 """
@@ -19,10 +19,14 @@ from service.plumbing.tokens import (
     NoKeysYet,
     TokenCheck,
     TokenRefused,
+    bounded_actor,
 )
 from service.problems import Problem
 
 READ_METHODS = frozenset({"GET", "HEAD"})
+# Far above any real key or access token (a few hundred bytes to 2 KiB), far below what makes
+# parsing one a cost: a longer bearer is refused before anything reads it.
+LONGEST_BEARER_BYTES = 8 * 1024
 
 
 class Unauthorized(Problem):
@@ -59,7 +63,7 @@ def _bearer(scope: Scope) -> bytes | None:
 def _actor_header(scope: Scope) -> str | None:
     for header, value in scope["headers"]:
         if header == b"x-actor":
-            return value.decode("latin-1")[:128] or None
+            return bounded_actor(value.decode("latin-1")) or None
     return None
 
 
@@ -93,6 +97,8 @@ class CallerCheck:
         if scope["path"] in OPERATIONAL_PATHS:
             return None
         bearer = _bearer(scope)
+        if bearer and len(bearer) > LONGEST_BEARER_BYTES:
+            return self._unauthorized(f"the bearer value is over {LONGEST_BEARER_BYTES} bytes")
         if bearer and self.tokens is not None and _looks_like_token(bearer):
             return self._token_refusal(scope, bearer)
         key = self.find_key(bearer) if bearer else None

@@ -5,9 +5,14 @@ until the token expires, so a caller sending the same token again costs a dictio
 """
 
 import asyncio
+import base64
+import binascii
+import hashlib
 import json
 import logging
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
@@ -22,10 +27,22 @@ logger = logging.getLogger("service.auth")
 # fetch (the contract's floor), so a stream of forged kids cannot hammer the issuer.
 UNKNOWN_KID_REFETCH_SECONDS = 30.0
 FAILED_FETCH_RETRY_SECONDS = 5.0  # while the key endpoint is down, or before a first key set
-FETCH_TIMEOUT_SECONDS = 5.0
+FETCH_DEADLINE_SECONDS = 5.0  # for the whole fetch, not each socket operation
 LARGEST_KEY_SET_BYTES = 1 << 20
 VERIFIED_TOKENS_KEPT = 10_000  # bounds the memory: under 10 MB of tokens (about 800 bytes each)
 ACTOR_LENGTH = 128
+# RFC 9068 types an access token `at+jwt`; many issuers send `JWT` or nothing. Any other type
+# (an ID token's, a logout token's) is a token for something else.
+ACCESS_TOKEN_TYPES = frozenset({"jwt", "at+jwt", "application/at+jwt"})
+# The algorithms a key of each type (and curve) can verify, when its JWK names none.
+_ALGORITHMS_FOR = {
+    ("RSA", None): ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512"),
+    ("EC", "P-256"): ("ES256",),
+    ("EC", "P-384"): ("ES384",),
+    ("EC", "P-521"): ("ES512",),
+    ("OKP", "Ed25519"): ("EdDSA",),
+    ("OKP", "Ed448"): ("EdDSA",),
+}
 
 
 @dataclass(frozen=True)
@@ -45,18 +62,104 @@ class NoKeysYet(Exception):
     """No key set has loaded yet: the token may be fine, we cannot tell."""
 
 
-def fetch_key_set(settings: OAuthSettings) -> dict[str, jwt.PyJWK]:
-    """The issuer's signing keys by kid, from its URL or file. Blocking: run in a thread."""
-    if settings.jwks_url:
-        # OAuthSettings lets only http(s) URLs through (S310 warns of file: and the like).
-        request = urllib.request.Request(settings.jwks_url, headers={"Accept": "application/json"})  # noqa: S310
-        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_SECONDS) as response:  # noqa: S310
-            raw = response.read(LARGEST_KEY_SET_BYTES)
-    else:
+def bounded_actor(name: str) -> str:
+    """`name` as an actor of at most ACTOR_LENGTH characters. A longer one keeps its start and
+    ends in a hash of the whole, so two long names alike in their first 128 characters stay
+    two actors (and two idempotency scopes)."""
+    if len(name) <= ACTOR_LENGTH:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"{name[: ACTOR_LENGTH - 13]}~{digest}"
+
+
+@dataclass(frozen=True)
+class IssuerKey:
+    """One key of the issuer's set: a PyJWK for each algorithm it may verify (PyJWK binds a
+    key to one algorithm), and its JWK as canonical JSON, to tell a key replaced under the
+    same kid from the one it replaced."""
+
+    by_algorithm: dict[str, jwt.PyJWK]
+    material: str
+
+
+def issuer_keys(key_set: Any, algorithms: tuple[str, ...]) -> dict[str, IssuerKey]:
+    """The signing keys of a JWKS document by kid, each bound to the algorithms of
+    `algorithms` it can verify: the one its `alg` names, else every one its key type fits.
+    Keys for encryption, of unknown types, malformed or weak (RSA under 2048 bits, by
+    PyJWT's own check) are left out, with a warning naming the kid."""
+    entries = key_set.get("keys") if isinstance(key_set, dict) else None
+    if not isinstance(entries, list):
+        raise ValueError("the key set has no list of keys")
+    keys: dict[str, IssuerKey] = {}
+    for jwk in entries:
+        if not isinstance(jwk, dict) or jwk.get("use") not in (None, "sig"):
+            continue
+        kid = jwk["kid"] if isinstance(jwk.get("kid"), str) else ""
+        fits = (jwk["alg"],) if "alg" in jwk else _ALGORITHMS_FOR.get(_key_type(jwk), ())
+        try:
+            bound = {alg: jwt.PyJWK(jwk, alg) for alg in fits if alg in algorithms}
+        except (jwt.PyJWTError, ValueError, TypeError) as error:
+            logger.warning("auth.key_refused", extra={"kid": kid, "detail": str(error)[:300]})
+            continue
+        weak = next((k for k in bound.values() if k.Algorithm.check_key_length(k.key)), None)
+        if weak is not None:
+            detail = weak.Algorithm.check_key_length(weak.key)
+            logger.warning("auth.key_refused", extra={"kid": kid, "detail": detail})
+        elif bound:
+            keys[kid] = IssuerKey(bound, json.dumps(jwk, sort_keys=True))
+    return keys
+
+
+def _key_type(jwk: dict[str, Any]) -> tuple[Any, Any]:
+    return (jwk.get("kty"), None if jwk.get("kty") == "RSA" else jwk.get("crv"))
+
+
+class _SameSchemeRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to the scheme asked for: an https key set never comes over
+    plain http."""
+
+    def redirect_request(
+        self, req: Any, fp: Any, code: Any, msg: Any, headers: Any, newurl: str
+    ) -> Any:
+        if urllib.parse.urlsplit(newurl).scheme != urllib.parse.urlsplit(req.full_url).scheme:
+            raise urllib.error.HTTPError(newurl, code, "redirect to another scheme", headers, fp)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_opener = urllib.request.build_opener(_SameSchemeRedirects)
+
+
+def fetch_key_set(settings: OAuthSettings) -> Any:
+    """The issuer's key set (a JWKS document), from its URL or file. Blocking: run in a
+    thread. A fetch over FETCH_DEADLINE_SECONDS in all fails, however slowly the bytes come."""
+    if not settings.jwks_url:
         assert settings.jwks_file is not None
-        raw = settings.jwks_file.read_bytes()
-    key_set = jwt.PyJWKSet.from_dict(json.loads(raw))  # skips keys it cannot use
-    return {key.key_id or "": key for key in key_set.keys if key.public_key_use in (None, "sig")}
+        return json.loads(settings.jwks_file.read_bytes())
+    deadline = time.monotonic() + FETCH_DEADLINE_SECONDS
+    # OAuthSettings lets only http(s) URLs through (S310 warns of file: and the like).
+    request = urllib.request.Request(settings.jwks_url, headers={"Accept": "application/json"})  # noqa: S310
+    raw = bytearray()
+    with _opener.open(request, timeout=FETCH_DEADLINE_SECONDS) as response:
+        while chunk := response.read1(LARGEST_KEY_SET_BYTES - len(raw) + 1):
+            raw += chunk
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the key set took over {FETCH_DEADLINE_SECONDS} s")
+            if len(raw) > LARGEST_KEY_SET_BYTES:
+                raise ValueError(f"the key set is over {LARGEST_KEY_SET_BYTES} bytes")
+    return json.loads(raw)
+
+
+def _header(token: str) -> dict[str, Any]:
+    """The token's JOSE header, from its first segment alone: PyJWT's get_unverified_header
+    decodes the whole token, which jwt.decode then does again."""
+    segment = token.partition(".")[0]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, binascii.Error):
+        raise TokenRefused("the token is malformed") from None
+    if not isinstance(header, dict):
+        raise TokenRefused("the token is malformed")
+    return header
 
 
 class TokenCheck:
@@ -64,7 +167,7 @@ class TokenCheck:
 
     def __init__(self, settings: OAuthSettings) -> None:
         self.settings = settings
-        self.keys: dict[str, jwt.PyJWK] | None = None  # None until a first set loads
+        self.keys: dict[str, IssuerKey] | None = None  # None until a first set loads
         self.fetched_at = -UNKNOWN_KID_REFETCH_SECONDS  # time.monotonic() of the last fetch
         self.refetch_wanted = asyncio.Event()
         self._verified: dict[str, Caller] = {}
@@ -83,7 +186,16 @@ class TokenCheck:
     def _verify(self, token: str) -> Caller:
         if self.keys is None:
             raise NoKeysYet
-        claims = self._claims(token, self._signing_key(token))
+        header = _header(token)
+        typ = header.get("typ")
+        if typ is not None and (not isinstance(typ, str) or typ.lower() not in ACCESS_TOKEN_TYPES):
+            raise TokenRefused("the token's typ says it is not an access token")
+        key = self._signing_key(header.get("kid"))
+        algorithm = header.get("alg")
+        bound = key.by_algorithm.get(algorithm) if isinstance(algorithm, str) else None
+        if bound is None:
+            raise TokenRefused("the token's alg is not allowed for its key")
+        claims = self._claims(token, bound)
         actor = claims.get("client_id") or claims.get("sub")
         if not isinstance(actor, str) or not actor:
             raise TokenRefused("the token names no client_id or sub")
@@ -96,14 +208,10 @@ class TokenCheck:
             if self.settings.read_scope in granted
             else set()
         )
-        return Caller(f"oauth:{actor}"[:ACTOR_LENGTH], scopes, float(claims["exp"]))
+        return Caller(bounded_actor(f"oauth:{actor}"), scopes, float(claims["exp"]))
 
-    def _signing_key(self, token: str) -> jwt.PyJWK:
+    def _signing_key(self, kid: Any) -> IssuerKey:
         assert self.keys is not None
-        try:
-            kid = jwt.get_unverified_header(token).get("kid")
-        except jwt.InvalidTokenError:
-            raise TokenRefused("the token is malformed") from None
         if kid is None and len(self.keys) == 1:  # kid is optional (RFC 7515); one key is enough
             return next(iter(self.keys.values()))
         key = self.keys.get(kid) if isinstance(kid, str) else None
@@ -118,22 +226,28 @@ class TokenCheck:
             return jwt.decode(
                 token,
                 key,
-                algorithms=list(settings.algorithms),
+                algorithms=[key.algorithm_name],
                 audience=settings.audience,
                 issuer=settings.issuer,
                 leeway=settings.leeway,
                 options={"require": ["exp", "iss", "aud"]},
             )
-        except jwt.InvalidTokenError as error:  # PyJWT's messages name the claim, not the token
+        except jwt.PyJWTError as error:  # PyJWT's messages name the claim, not the token
             raise TokenRefused(f"the token is not valid: {error}") from None
 
-    def use(self, keys: dict[str, jwt.PyJWK]) -> None:
-        """Take a freshly fetched key set. Tokens verified before are forgotten when it
-        differs, so a key that left the set stops working at once."""
-        if self.keys is None or keys.keys() != self.keys.keys():
+    def use(self, key_set: Any) -> None:
+        """Take a freshly fetched key set (a JWKS document). Tokens verified before are
+        forgotten when any key differs, added, removed or replaced under its kid, so a key
+        that left the set stops working at once."""
+        keys = issuer_keys(key_set, self.settings.algorithms)
+        if self.keys is None or _materials(keys) != _materials(self.keys):
             logger.info("auth.keys_loaded", extra={"kids": sorted(keys)})
             self._verified.clear()
         self.keys = keys
+
+
+def _materials(keys: dict[str, IssuerKey]) -> dict[str, str]:
+    return {kid: key.material for kid, key in keys.items()}
 
 
 async def keep_keys_fresh(check: TokenCheck) -> None:

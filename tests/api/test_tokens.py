@@ -172,6 +172,19 @@ async def test_a_bad_token_gets_401_invalid_token_and_changes_nothing(
     assert all(token not in json.dumps(line) for line in log_lines())
 
 
+async def test_a_bearer_over_8_kib_gets_401_before_it_is_parsed(
+    client: httpx.AsyncClient, signing_keys: tuple[SigningKey, SigningKey]
+) -> None:
+    # A good signature over a padded claim: only the bound can refuse it.
+    padded = mint(signing_keys[0], padding="x" * (1 << 20))
+    response = await client.get("/students?limit=1", headers=bearer(padded))
+    assert_problem(response, 401, "unauthorized")
+    assert "over 8192 bytes" in response.json()["detail"]
+    assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    just_under = mint(signing_keys[0], padding="x" * 4000)
+    assert await status_with(client, just_under) == 200
+
+
 async def test_leeway_forgives_a_little_clock_skew(
     client: httpx.AsyncClient, signing_keys: tuple[SigningKey, SigningKey]
 ) -> None:
