@@ -3,9 +3,9 @@
 
 With either on, every request but the open paths needs `Authorization: Bearer <value>`; a
 value of three dot-separated parts is read as a token, anything else as a key. 401 when it is
-missing, not good or over 8 KiB (refused unread), 403 when it lacks the scope (`read` for GET and HEAD, `write` for the
-rest), 503 when a token arrives before the issuer's keys have loaded. The caller's name
-becomes the actor in logs and history, and the scope of its idempotency keys.
+missing, not good or over 8 KiB (refused unread), 403 when it lacks the scope (`read` for GET
+and HEAD, `write` for the rest), 503 when a token arrives before the issuer's keys have loaded.
+The caller's name becomes the actor in logs and history, and the scope of its idempotency keys.
 """
 
 import hmac
