@@ -64,8 +64,8 @@ def query_external_id(request: Request) -> str | None:
 
 
 def path_external_id(request: Request) -> str:
-    """The `{external_id}` path segment, decoded; 422 for one no student or course can have
-    (a `/`, even encoded, never reaches here: the path no longer matches the route)."""
+    """The `{external_id}` path segment, decoded once (its route is a RawPathRoute, so an
+    encoded `/` is part of it); 422 for one no student or course can have."""
     return _external_id(request.path_params["external_id"])
 
 

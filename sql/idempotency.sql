@@ -1,6 +1,7 @@
 -- name: try-lock-key
--- Claims the key until the transaction ends; false while another request holds it.
-SELECT pg_try_advisory_xact_lock(hashtextextended(length(:scope) || ':' || :scope || :key, 0));
+-- Claims the key until the transaction ends; false while another request holds it. The lock
+-- is on the scope and key's hash within the class :lock_class (service/repositories/locks.py).
+SELECT pg_try_advisory_xact_lock(:lock_class, hashtext(length(:scope) || ':' || :scope || :key));
 
 -- name: select-key
 -- The recorded response for a key used within the last 24 hours, or no row.

@@ -38,10 +38,11 @@ ORDER BY id
 LIMIT :limit;
 
 -- name: lock-student-external-id
--- Until the transaction ends, no other upsert of this external id runs: concurrent PUTs of
--- one new external id create it once, the others then find it. The lock is on the id's
--- hash, so at worst two ids share one and wait on each other.
-SELECT pg_advisory_xact_lock(hashtext('students:' || :external_id));
+-- Until the transaction ends, no other write setting this external id runs (a create, a
+-- change or an upsert): concurrent PUTs of one new external id create it once, and a PUT
+-- racing a POST or PATCH of the id finds its row. The lock is on the id's hash within the
+-- class :lock_class (service/repositories/locks.py), so at worst two ids share one.
+SELECT pg_advisory_xact_lock(:lock_class, hashtext(:external_id));
 
 -- name: select-student-by-external-id
 -- The student with this external id, its row locked until the transaction ends; no row

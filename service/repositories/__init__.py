@@ -7,6 +7,7 @@ import asyncpg
 
 from service.problems import Conflict
 from service.queries import Connection, Query
+from service.repositories.locks import LockClass
 
 # A check a write runs on the resource as a read would show it, read under the write's own
 # row lock, before writing; it raises to refuse (a stale If-Match: service/plumbing/conditional.py).
@@ -32,13 +33,21 @@ def already_exists(
     return Conflict(f"a {entity} with {field} {values.get(field)!r} already exists")
 
 
+async def lock_external_id(
+    conn: Connection, lock: Query, lock_class: LockClass, external_id: str | None
+) -> None:
+    """Hold `external_id`'s lock (`lock`, in `lock_class`) until the transaction ends; nothing
+    for None. Every write that sets an external id takes it, before any row lock: so of
+    concurrent upserts of one new id a single one finds none and creates it, and an upsert
+    racing a create or change that sets the id waits for it and then finds its row."""
+    if external_id is not None:
+        await lock.execute(conn, lock_class=lock_class, external_id=external_id)
+
+
 async def find_by_external_id(
-    conn: Connection, lock: Query, select: Query, external_id: str
+    conn: Connection, select: Query, external_id: str
 ) -> dict[str, Any] | None:
-    """The row with this external id, locked, or None: first the id's own lock (`lock`,
-    held until the transaction ends), so that of concurrent upserts of one new id a single
-    one finds none and creates it, and the others then find it."""
-    await lock.execute(conn, external_id=external_id)
+    """The row with this external id, locked, or None; called holding the id's lock."""
     row = await select.fetchrow(conn, external_id=external_id)
     return as_dict(row) if row else None
 

@@ -17,8 +17,10 @@ from service.repositories import (
     differing,
     enrollments,
     find_by_external_id,
+    lock_external_id,
 )
 from service.repositories.enrollments import Promotions
+from service.repositories.locks import LockClass
 
 SQL = load_queries("courses")
 Course = dict[str, Any]
@@ -34,8 +36,17 @@ WRITABLE = {
 async def create_course(db: Database, course: dict[str, Any]) -> Course:
     """The new course from its fields (WRITABLE's, as CourseCreate gives them); Conflict
     when the code (ignoring case) or the external id is taken."""
-    async with db.connection() as conn:
+    external_id = course["external_id"]
+    # Setting an external id takes its lock, which only a transaction holds.
+    async with db.transaction() if external_id is not None else db.connection() as conn:
+        await _lock_external_id(conn, external_id)
         return await _insert(conn, course)
+
+
+async def _lock_external_id(conn: Connection, external_id: str | None) -> None:
+    await lock_external_id(
+        conn, SQL["lock-course-external-id"], LockClass.COURSE_EXTERNAL_ID, external_id
+    )
 
 
 async def _insert(conn: Connection, values: dict[str, Any]) -> Course:
@@ -105,6 +116,7 @@ async def update_course(
     if not changes and precondition is None:  # nothing to change: updated_at stays
         return await get_course(db, course_id=course_id), []
     async with db.transaction() as conn:
+        await _lock_external_id(conn, changes.get("external_id"))
         if not await _locked_and_checked(conn, course_id, precondition):
             return None, []
         if not changes:
@@ -149,9 +161,9 @@ async def upsert_course(
     left as it is (updated_at too) when none do. Conflict as update_course says.
     One transaction, holding the external id's lock (so concurrent calls for one new id
     create it once) and the course's row lock from the read to the write."""
-    lock, select = SQL["lock-course-external-id"], SQL["select-course-by-external-id"]
     async with db.transaction() as conn:
-        current = await find_by_external_id(conn, lock, select, external_id)
+        await _lock_external_id(conn, external_id)
+        current = await find_by_external_id(conn, SQL["select-course-by-external-id"], external_id)
         if current is None:
             return await _insert(conn, new_course() | {"external_id": external_id}), True, []
         if not (changes := differing(current, changes)):

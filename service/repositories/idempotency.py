@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from service.database import Database
 from service.queries import Connection, load_queries
+from service.repositories.locks import LockClass
 
 SQL = load_queries("idempotency")
 EXPIRY_BATCH = 1000
@@ -19,7 +20,10 @@ class RecordedResponse:
 
 async def try_claim(conn: Connection, *, scope: str, key: str) -> bool:
     """Hold the key until the transaction ends; False when another request holds it now."""
-    return bool(await SQL["try-lock-key"].fetchval(conn, scope=scope, key=key))
+    claimed = await SQL["try-lock-key"].fetchval(
+        conn, lock_class=LockClass.IDEMPOTENCY_KEY, scope=scope, key=key
+    )
+    return bool(claimed)
 
 
 async def find_response(conn: Connection, *, scope: str, key: str) -> RecordedResponse | None:

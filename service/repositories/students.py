@@ -16,8 +16,10 @@ from service.repositories import (
     differing,
     enrollments,
     find_by_external_id,
+    lock_external_id,
 )
 from service.repositories.enrollments import Promotions
+from service.repositories.locks import LockClass
 
 SQL = load_queries("students")
 Student = dict[str, Any]
@@ -36,8 +38,17 @@ WRITABLE = {"first_name": None, "last_name": None, "email": None, "external_id":
 async def create_student(db: Database, student: dict[str, Any]) -> Student:
     """The new student from its fields (WRITABLE's, as StudentCreate gives them); Conflict
     when the email (ignoring case) or the external id is taken."""
-    async with db.connection() as conn:
+    external_id = student["external_id"]
+    # Setting an external id takes its lock, which only a transaction holds.
+    async with db.transaction() if external_id is not None else db.connection() as conn:
+        await _lock_external_id(conn, external_id)
         return await _insert(conn, student)
+
+
+async def _lock_external_id(conn: Connection, external_id: str | None) -> None:
+    await lock_external_id(
+        conn, SQL["lock-student-external-id"], LockClass.STUDENT_EXTERNAL_ID, external_id
+    )
 
 
 async def _insert(conn: Connection, values: dict[str, Any]) -> Student:
@@ -141,6 +152,7 @@ async def update_student(
     if not changes and precondition is None:  # nothing to change: updated_at stays
         return await get_student(db, student_id=student_id)
     async with db.transaction() as conn:
+        await _lock_external_id(conn, changes.get("external_id"))
         if not await _locked_and_checked(conn, student_id, precondition):
             return None
         if not changes:
@@ -173,9 +185,9 @@ async def upsert_student(
     none do. Conflict when the email is taken.
     One transaction, holding the external id's lock (so concurrent calls for one new id
     create it once) and the student's row lock from the read to the write."""
-    lock, select = SQL["lock-student-external-id"], SQL["select-student-by-external-id"]
     async with db.transaction() as conn:
-        current = await find_by_external_id(conn, lock, select, external_id)
+        await _lock_external_id(conn, external_id)
+        current = await find_by_external_id(conn, SQL["select-student-by-external-id"], external_id)
         if current is None:
             return await _insert(conn, new_student() | {"external_id": external_id}), True
         if not (changes := differing(current, changes)):

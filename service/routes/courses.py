@@ -97,5 +97,5 @@ routes = [
     route("/courses/{course_id:int}", "GET", get_course),
     route("/courses/{course_id:int}", "PATCH", update_course),
     route("/courses/{course_id:int}", "DELETE", delete_course),
-    route("/courses/by-external-id/{external_id}", "PUT", put_course_by_external_id),
+    route("/courses/by-external-id/{external_id}", "PUT", put_course_by_external_id, raw_path=True),
 ]

@@ -98,5 +98,7 @@ routes = [
     route("/students/{student_id:int}", "DELETE", delete_student),
     route("/students", "POST", create_student, idempotent=True),
     route("/students", "GET", list_students),
-    route("/students/by-external-id/{external_id}", "PUT", put_student_by_external_id),
+    route(
+        "/students/by-external-id/{external_id}", "PUT", put_student_by_external_id, raw_path=True
+    ),
 ]

@@ -50,13 +50,15 @@ def _resolve(node: dict[str, Any]) -> dict[str, Any]:
 def problems_with(response: httpx.Response) -> list[str]:
     """Every way the response departs from the document; empty when it conforms."""
     request = response.request
-    operation = find_operation(request.method, request.url.path)
+    # As sent, as the service matches it: an encoded / stays within its segment.
+    path = request.url.raw_path.partition(b"?")[0].decode()
+    operation = find_operation(request.method, path)
     if operation is None:
         # A request the document does not describe: all it may get is a 404 or 405 problem.
         media_type = response.headers.get("content-type")
         if response.status_code in (404, 405) and media_type == "application/problem+json":
             return []
-        return [f"{request.method} {request.url.path} is not in the document"]
+        return [f"{request.method} {path} is not in the document"]
     declared = operation["responses"].get(str(response.status_code))
     if declared is None:
         return [f"status {response.status_code} is not declared for {request.method}"]
