@@ -4,7 +4,9 @@ or plain lines for humans with LOG_FORMAT=text. Kept cheap, as every request wri
 `datetime`, no Python scan of the record."""
 
 import functools
+import json
 import logging
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -74,11 +76,23 @@ def json_line(fields: dict[str, Any]) -> str:
     return orjson.dumps(fields, default=str).decode()
 
 
+# A value written as it is in a text line: visible ASCII but the quote, `=` and `\\`.
+_BARE = re.compile(r"[\x21\x23-\x3c\x3e-\x5b\x5d-\x7e]+")
+
+
+def logfmt_value(value: Any) -> str:
+    """`value` as a logfmt value: bare when it can be, else quoted with JSON's escapes (so a
+    space, `=`, a quote, a control or a non-ASCII character such as U+0085 can never start
+    another field, or another line, in a caller's text)."""
+    text = str(value)
+    return text if _BARE.fullmatch(text) else json.dumps(text)
+
+
 def text_line(fields: dict[str, Any]) -> str:
-    head = f"{fields.pop('ts')} {fields.pop('level').upper():7} {fields.pop('event')}"
+    head = f"{fields.pop('ts')} {fields.pop('level').upper():7} {logfmt_value(fields.pop('event'))}"
     fields.pop("logger")
     exception = fields.pop("exception", None)
-    line = " ".join([head, *(f"{k}={v}" for k, v in fields.items())])
+    line = " ".join([head, *(f"{k}={logfmt_value(v)}" for k, v in fields.items())])
     return f"{line}\n{exception}" if exception else line
 
 

@@ -32,6 +32,13 @@ _TRACEPARENT = re.compile(
 )
 _INVALID_TRACE_ID, _INVALID_SPAN_ID = b"0" * 32, b"0" * 16
 TRACESTATE_LONGEST = 512  # the spec lets a vendor drop a longer one whole
+# A tracestate list member, as W3C Trace Context defines it: key=value, the key simple or
+# tenant@system. Anything else makes the whole header unparseable, and it is dropped.
+_TRACESTATE_MEMBER = re.compile(
+    r"(?:[a-z][_0-9a-z*/-]{0,255}|[a-z0-9][_0-9a-z*/-]{0,240}@[a-z][_0-9a-z*/-]{0,13})"
+    r"=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]"
+)
+TRACESTATE_MEMBERS_MOST = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,13 +72,28 @@ def incoming(scope: Scope) -> TraceParent | None:
         return None
     if trace_id == _INVALID_TRACE_ID or parent_id == _INVALID_SPAN_ID:
         return None
-    state = b",".join(tracestate).decode("latin-1")
     return TraceParent(
         trace_id.decode(),
         parent_id.decode(),
         sampled=bool(int(flags, 16) & 1),
-        tracestate=state if len(state) <= TRACESTATE_LONGEST else "",
+        tracestate=_valid_tracestate(b",".join(tracestate).decode("latin-1")),
     )
+
+
+def _valid_tracestate(state: str) -> str:
+    """The tracestate when it is one the spec allows, else "" (dropped whole). Checked here
+    so that OpenTelemetry, which logs each bad member word for word, only ever sees a good
+    one: caller text never reaches a log line that way."""
+    if not state or len(state) > TRACESTATE_LONGEST:
+        return ""
+    members = [member.strip(" \t") for member in state.split(",")]
+    members = [member for member in members if member]  # empty members are allowed
+    keys = {member.partition("=")[0] for member in members}
+    if len(members) > TRACESTATE_MEMBERS_MOST or len(keys) < len(members):
+        return ""
+    if not all(_TRACESTATE_MEMBER.fullmatch(member) for member in members):
+        return ""
+    return state
 
 
 _UNTRACED = contextlib.nullcontext()

@@ -148,6 +148,21 @@ async def test_the_sampler_is_honoured(database_url: str, monkeypatch: pytest.Mo
     assert [format(s.context.trace_id, "032x") for s in spans if s.context] == [TRACE_ID]
 
 
+async def test_a_forged_tracestate_never_reaches_a_log_line(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, log_lines: LogLines
+) -> None:
+    forged = "level=ERROR event=admin.login"
+    good = "rojo=00f067aa0ba902b7"
+    async with traced(database_url, monkeypatch) as (client, exporter):
+        for state in (forged, good):
+            headers = traceparent() | {"tracestate": state}
+            assert (await client.get("/students?limit=1", headers=headers)).status_code == 200
+        spans = server_spans(await exported(exporter, 4))
+    assert all("admin.login" not in json.dumps(line) for line in log_lines())
+    parents = [span.parent for span in spans if span.parent is not None]
+    assert [str(parent.trace_state.to_header()) for parent in parents] == ["", good]
+
+
 async def test_log_lines_carry_the_callers_trace_id_with_export_off(
     client: httpx.AsyncClient, log_lines: LogLines
 ) -> None:

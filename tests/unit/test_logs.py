@@ -10,7 +10,7 @@ import pytest
 
 from service.plumbing import context
 from service.plumbing.access_log import access_log
-from service.plumbing.log_format import JsonFormatter
+from service.plumbing.log_format import JsonFormatter, TextFormatter
 from service.plumbing.logs import AccessLinesFirst
 
 
@@ -179,3 +179,28 @@ def test_a_requests_own_info_lines_are_held_with_its_access_lines(
         "outside.a.request",
     ]
     assert lines[0]["request_id"] == lines[2]["request_id"] == "req-2"
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        ("registrar", "registrar"),
+        (42, "42"),
+        (
+            "bob reason=forged event=enrollment.created student_id=999",
+            '"bob reason=forged event=enrollment.created student_id=999"',
+        ),
+        ('say "hi"', '"say \\"hi\\""'),
+        ("a=b", '"a=b"'),
+        ("back\\slash", '"back\\\\slash"'),
+        ("two\nlines", '"two\\nlines"'),
+        ("next\u0085line", '"next\\u0085line"'),
+        ("", '""'),
+    ],
+)
+def test_text_lines_quote_and_escape_values_the_logfmt_way(value: object, written: str) -> None:
+    record = logging.makeLogRecord({"msg": "some.event", "levelname": "INFO", "actor": value})
+    line = TextFormatter().format(record)
+    assert line.endswith(f" actor={written}")
+    assert "\n" not in line
+    assert "\u0085" not in line

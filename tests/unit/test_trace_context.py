@@ -67,5 +67,28 @@ def test_tracestate_headers_are_joined_and_an_oversized_one_dropped() -> None:
     assert oversized.tracestate == ""
 
 
+@pytest.mark.parametrize(
+    "tracestate",
+    [
+        "level=ERROR event=admin.login",  # a space inside a key: not a list member
+        "a=1,B=2",  # keys are lowercase
+        "a=1,a=2",  # a key twice
+        "a=x=y\u0085",  # a value out of the allowed characters
+        ",".join(f"k{n}=v" for n in range(33)),  # over 32 members
+    ],
+)
+def test_a_tracestate_the_spec_does_not_allow_is_dropped_whole(tracestate: str) -> None:
+    parent = parsed(f"00-{TRACE_ID}-{PARENT_ID}-01", tracestate)
+    assert parent is not None
+    assert parent.tracestate == ""
+
+
+def test_a_tracestate_the_spec_allows_is_kept_as_sent() -> None:
+    state = "rojo=00f067aa0ba902b7, congo=t61rcWkgMzE,,tenant@vendor=a b"
+    parent = parsed(f"00-{TRACE_ID}-{PARENT_ID}-01", state)
+    assert parent is not None
+    assert parent.tracestate == state
+
+
 def test_no_header_no_parent() -> None:
     assert incoming(scope(("tracestate", "a=1"))) is None
