@@ -16,6 +16,8 @@ from asgi_lifespan import LifespanManager
 from service.app import create_app
 from service.config import Settings
 from service.migrations import apply_migrations
+from tests.conftest import unique
+from tests.support.feed import Change, follow
 from tests.support.openapi_check import assert_conforms
 from tests.support.postgres import scratch_database
 from tests.support.replication import StreamingReplica, primary_and_replica
@@ -80,6 +82,22 @@ async def replica_usable(client: httpx.AsyncClient, usable: bool) -> None:
     raise AssertionError(f"the replica did not become {'usable' if usable else 'unusable'}")
 
 
+async def until_the_replica_serves(
+    client: httpx.AsyncClient, path: str, headers: dict[str, str] | None = None
+) -> None:
+    """Once a GET of `path` is served by the replica, within ten seconds. Its read counter
+    then moves by two between scrapes: the GET's and the first scrape's own (a scrape is a
+    GET too, and a usable replica serves it)."""
+    reads = 'db_reads_total{target="replica-1"}'
+    for _ in range(200):
+        before = await metric(client, reads)
+        await client.get(path, headers=headers or {})
+        if await metric(client, reads) >= before + 2:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the replica never served {path}")
+
+
 async def new_student(client: httpx.AsyncClient, email: str) -> httpx.Response:
     body = {"first_name": "Ada", "last_name": "Lovelace", "email": email}
     response = await client.post("/students", json=body)
@@ -93,8 +111,11 @@ async def test_reads_land_on_the_replica_and_writes_carry_a_token(
     created = await new_student(client, "replicated@example.edu")
     token = created.headers["x-consistency-token"]
     assert re.fullmatch(r"[0-9A-F]+/[0-9A-F]+", token)
+    # The checks have seen the replica replay the write.
+    await until_the_replica_serves(
+        client, f"/students/{created.json()['id']}", {"X-Consistency-Token": token}
+    )
     on_replica = await metric(client, 'db_reads_total{target="replica-1"}')
-    await asyncio.sleep(0.5)  # a few checks: the replica is seen to have replayed the write
 
     for _ in range(20):
         response = await client.get(
@@ -142,8 +163,8 @@ async def read_own_write_with_replay_paused(
     # The replica holds everything written so far, and the checks have seen where it paused:
     # only the write below is missing from it.
     await asyncio.to_thread(replica.catch_up, primary)
+    await until_the_replica_serves(client, path)
     replica.replay(paused=True)
-    await asyncio.sleep(0.3)
     try:
         renamed = await client.patch(path, json={"first_name": "Augusta"})
         token = renamed.headers["x-consistency-token"]
@@ -177,7 +198,11 @@ async def test_a_stopped_replica_costs_no_read_a_5xx_and_is_used_again_when_back
             statuses.append((await client.get(path, headers=token)).status_code)
 
     readers = [asyncio.create_task(read_until_stopped()) for _ in range(8)]
-    await asyncio.sleep(0.3)
+    for _ in range(1000):  # until every reader is reading
+        if len(statuses) >= 16:
+            break
+        await asyncio.sleep(0.01)
+    assert len(statuses) >= 16
     on_primary = await metric(client, 'db_reads_total{target="primary"}')
     await asyncio.to_thread(replica.stop)
     await replica_usable(client, False)
@@ -203,7 +228,7 @@ async def test_a_replica_further_behind_than_the_limit_is_skipped(
     async with service(databases, max_lag=0.3) as client:
         student = (await new_student(client, "lagging@example.edu")).json()
         path = f"/students/{student['id']}"
-        await asyncio.sleep(0.5)  # the replica has the student
+        await until_the_replica_serves(client, path)  # the replica has the student
         replica.replay(paused=True)
         try:
             await client.patch(path, json={"first_name": "Augusta"})
@@ -217,3 +242,46 @@ async def test_a_replica_further_behind_than_the_limit_is_skipped(
         finally:
             replica.replay(paused=False)
         await replica_usable(client, True)
+
+
+async def test_the_feed_and_history_stay_gap_free_under_concurrent_writers(
+    client: httpx.AsyncClient, streaming: tuple[str, StreamingReplica]
+) -> None:
+    """With replay paused, a replica holds none of the writes below: a follower reading the
+    feed (or a pair's history) from it would miss them, from the primary it misses none."""
+    primary, replica = streaming
+    await asyncio.to_thread(replica.catch_up, primary)
+    _, cursor = await follow(client)
+    course = (await client.post("/courses", json={"code": unique("GAP"), "title": "T"})).json()
+    replica.replay(paused=True)
+    try:
+        created: list[int] = []
+        seen: list[Change] = []
+        writing = True
+
+        async def write(writer: int) -> None:
+            for n in range(10):
+                student = await new_student(client, f"gap-{writer}-{n}@example.edu")
+                created.append(student.json()["id"])
+
+        async def read() -> None:
+            nonlocal cursor
+            while writing:
+                changes, cursor = await follow(client, cursor)
+                seen.extend(changes)
+
+        reader = asyncio.create_task(read())
+        await asyncio.gather(*(write(writer) for writer in range(4)))
+        writing = False
+        await reader
+        changes, cursor = await follow(client, cursor)
+        seen.extend(changes)
+        student_rows = [c["key"]["id"] for c in seen if c["entity"] == "student"]
+        assert sorted(student_rows) == sorted(created)  # each write once, none missing
+
+        pair = f"/students/{created[0]}/courses/{course['id']}"
+        assert (await client.put(pair)).status_code == 201
+        history = (await client.get(f"{pair}/history")).json()["items"]
+        assert [event["to_status"] for event in history] == ["enrolled"]
+    finally:
+        replica.replay(paused=False)

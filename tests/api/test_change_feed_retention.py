@@ -40,13 +40,20 @@ async def service(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
-async def test_changes_past_retention_go_and_their_cursors_get_410(own_database: str) -> None:
+async def test_changes_past_7_days_go_their_cursors_get_410_and_younger_ones_stay(
+    own_database: str,
+) -> None:
     async with service(own_database) as client:
         old = await make_student(client)
         _, after_old = await follow(client)
         conn = await asyncpg.connect(own_database)
         try:
-            await conn.execute("UPDATE changes SET at = at - interval '8 days'")
+            await conn.execute("UPDATE changes SET at = at - interval '7 days 1 hour'")
+            young = await make_student(client)  # just inside the 7 days: kept
+            await conn.execute(
+                "UPDATE changes SET at = at - interval '6 days 23 hours'"
+                " WHERE at > now() - interval '1 day'"
+            )
         finally:
             await conn.close()
         kept = await make_student(client)
@@ -62,5 +69,5 @@ async def test_changes_past_retention_go_and_their_cursors_get_410(own_database:
         problem = assert_problem(response, 410, "cursor-expired")
         changes, _ = await follow(client, problem["oldest_cursor"])
         assert problem["oldest_cursor"] == after_old
-        assert [c["data"] for c in changes] == [kept]
-        assert old["id"] != kept["id"]
+        assert [c["data"] for c in changes] == [young, kept]
+        assert old["id"] not in (young["id"], kept["id"])

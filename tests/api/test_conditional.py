@@ -9,11 +9,12 @@ import pytest
 from tests.conftest import assert_problem, make_course, make_student
 
 
+@pytest.mark.parametrize("kind", ["student", "course"])
 async def test_a_read_carries_an_etag_and_a_repeat_with_it_gets_304(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient, kind: str
 ) -> None:
-    student = await make_student(client)
-    path = f"/students/{student['id']}"
+    made = await (make_student(client) if kind == "student" else make_course(client))
+    path = f"/{kind}s/{made['id']}"
     first = await client.get(path)
     tag = first.headers["etag"]
 
@@ -53,17 +54,21 @@ async def test_a_stale_if_match_gets_412_and_changes_nothing(
     made = await (make_student(client) if kind == "student" else make_course(client))
     path = f"/{kind}s/{made['id']}"
     tag = (await client.get(path)).headers["etag"]
-    change = {"first_name": "Changed"} if kind == "student" else {"title": "Changed"}
-    assert (await client.patch(path, json=change, headers={"If-Match": tag})).status_code == 200
+    field = "first_name" if kind == "student" else "title"
+    changed = await client.patch(path, json={field: "Changed"}, headers={"If-Match": tag})
+    assert changed.status_code == 200
+    fresh = (await client.get(path)).headers["etag"]
 
-    stale_patch = await client.patch(path, json=change, headers={"If-Match": tag})
+    stale_patch = await client.patch(path, json={field: "Stale"}, headers={"If-Match": tag})
     stale_delete = await client.delete(path, headers={"If-Match": tag})
 
     assert_problem(stale_patch, 412, "precondition-failed")
     assert_problem(stale_delete, 412, "precondition-failed")
     current = await client.get(path)
     assert current.status_code == 200
-    fresh = current.headers["etag"]
+    assert current.json()[field] == "Changed"
+    assert current.json()["updated_at"] == changed.json()["updated_at"]
+    assert current.headers["etag"] == fresh
     assert (await client.delete(path, headers={"If-Match": fresh})).status_code == 204
     assert (await client.get(path)).status_code == 404
 

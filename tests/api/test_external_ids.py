@@ -216,3 +216,15 @@ async def test_the_feed_carries_it_and_replays_to_the_live_state(
     live = (await client.get(f"/students/{student['id']}")).json()
     del live["courses"]
     assert replay(changes)["student"][(student["id"],)] == live
+
+
+@pytest.mark.parametrize("collection", ["students", "courses"])
+async def test_an_unknown_field_in_a_put_is_422_with_its_pointer_and_changes_nothing(
+    client: httpx.AsyncClient, collection: str
+) -> None:
+    external_id = unique("SIS-")
+    before = await head_cursor(client)
+    body = new_body(collection) | {"nickname": "x"}
+    response = await client.put(f"/{collection}/by-external-id/{external_id}", json=body)
+    assert pointers(assert_problem(response, 422)) == ["/nickname"]
+    assert (await follow(client, before))[0] == []

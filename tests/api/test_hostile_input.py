@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from service import web
-from tests.conftest import assert_problem
+from tests.conftest import assert_problem, unique
 
 JSON = {"content-type": "application/json"}
 
@@ -79,3 +79,33 @@ async def test_a_body_that_trickles_in_too_slowly_is_408(
     assert (await client.get("/students", params={"email": "slow@example.edu"})).json()[
         "items"
     ] == []
+
+
+def padded_student(size: int) -> bytes:
+    """A good student body, padded with JSON whitespace to exactly `size` bytes."""
+    body = f'{{"first_name": "A", "last_name": "B", "email": "{unique("pad")}@x.edu"}}'.encode()
+    return body + b" " * (size - len(body))
+
+
+async def chunks(body: bytes) -> AsyncIterator[bytes]:
+    """The body in 4 KiB chunks, sent with Transfer-Encoding: chunked (no Content-Length)."""
+    for start in range(0, len(body), 4096):
+        yield body[start : start + 4096]
+
+
+@pytest.mark.parametrize("idempotency_key", [False, True])
+async def test_a_chunked_body_over_64_kib_is_413_and_exactly_64_kib_is_read(
+    client: httpx.AsyncClient, idempotency_key: bool
+) -> None:
+    headers = JSON | ({"Idempotency-Key": unique("chunked-")} if idempotency_key else {})
+    over = padded_student(web.MAX_BODY_BYTES + 1)
+    response = await client.post("/students", content=chunks(over), headers=headers)
+    assert "content-length" not in response.request.headers
+    assert_problem(response, 413)
+    email = over.split(b'"email": "')[1].split(b'"')[0].decode()
+    assert (await client.get("/students", params={"email": email})).json()["items"] == []
+    exact = padded_student(web.MAX_BODY_BYTES)
+    headers = JSON | ({"Idempotency-Key": unique("chunked-")} if idempotency_key else {})
+    assert (
+        await client.post("/students", content=chunks(exact), headers=headers)
+    ).status_code == 201

@@ -7,7 +7,7 @@ import asyncpg
 import httpx
 
 from service.database import Database
-from service.repositories.idempotency import delete_expired
+from service.repositories.idempotency import delete_expired, try_claim
 from tests.conftest import assert_problem, make_course, make_student, pointers, unique
 
 
@@ -168,3 +168,18 @@ async def test_with_a_key_the_course_stays_locked_until_the_key_commits(
     finally:
         await holder.close()
         await prober.close()
+
+
+async def test_a_key_held_by_a_request_in_flight_gets_409_at_once_and_changes_nothing(
+    client: httpx.AsyncClient, conn: asyncpg.Connection
+) -> None:
+    """The first request's hold on its key, taken here as the service takes it (auth off:
+    every caller shares the scope ""), so the retry surely arrives while it is held."""
+    headers, body = key(), student_body()
+    async with conn.transaction():
+        assert await try_claim(conn, scope="", key=headers["Idempotency-Key"])
+        retry = await client.post("/students", json=body, headers=headers)
+        assert_problem(retry, 409, "idempotency-key-in-flight")
+        assert await count_students(conn, body["email"]) == 0
+    # Once the first request is done with the key, it carries a request again.
+    assert (await client.post("/students", json=body, headers=headers)).status_code == 201

@@ -46,6 +46,28 @@ async def test_enrollment_lines_carry_who_what_and_the_request_id(
     assert rejected["reason"] == "full"
 
 
+async def test_a_drop_by_delete_or_patch_logs_enrollment_dropped_as_the_contract_names_it(
+    client: httpx.AsyncClient, log_lines: LogLines
+) -> None:
+    """API.md v1.1: a drop logs `enrollment.dropped`; v1's `enrollment.deleted` is retired.
+    The names are the contract's, written out here, not taken from the code."""
+    student, course = await make_student(client), await make_course(client)
+    pair = f"/students/{student['id']}/courses/{course['id']}"
+    assert (await client.put(pair)).status_code == 201
+    assert (await client.delete(pair)).status_code == 204
+    assert (await client.put(pair)).status_code == 201
+    dropped = await client.patch(pair, json={"status": "dropped"})
+    assert dropped.status_code == 200
+    lines = [line for line in log_lines() if line.get("student_id") == student["id"]]
+    names = [line["event"] for line in lines if line["event"].startswith("enrollment.")]
+    assert names == [
+        "enrollment.created",
+        "enrollment.dropped",
+        "enrollment.created",
+        "enrollment.dropped",
+    ]
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [

@@ -252,12 +252,30 @@ async def test_enroll_rejects_repeated_ids_before_unknown_courses(
 ) -> None:
     student = await make_student(client)
     course = await make_course(client)
-    response = await client.post(
-        f"/students/{student['id']}/courses", json={"course_ids": [course["id"], course["id"]]}
-    )
+    body = {"course_ids": [course["id"], BIG, course["id"]]}  # a repeat, and an unknown course
+    response = await client.post(f"/students/{student['id']}/courses", json=body)
     problem = assert_problem(response, 422)
-    assert pointers(problem) == ["/course_ids"]
+    assert pointers(problem) == ["/course_ids"]  # the repeat's, not /course_ids/1's
     assert (await client.get(f"/courses/{course['id']}")).json()["enrolled_count"] == 0
+
+
+@pytest.mark.parametrize("invalid", ["unknown", "repeated"])
+async def test_an_invalid_list_answers_422_before_held_or_full_courses_answer_409(
+    client: httpx.AsyncClient, invalid: str
+) -> None:
+    student = await make_student(client)
+    held, full = await make_course(client), await make_course(client, capacity=1)
+    assert (await client.put(f"/students/{student['id']}/courses/{held['id']}")).status_code == 201
+    taker = await make_student(client)
+    assert (await client.put(f"/students/{taker['id']}/courses/{full['id']}")).status_code == 201
+    other = await make_course(client)
+    last = BIG if invalid == "unknown" else other["id"]
+    body = {"course_ids": [held["id"], full["id"], other["id"], last]}
+    response = await client.post(f"/students/{student['id']}/courses", json=body)
+    problem = assert_problem(response, 422)
+    assert pointers(problem) == (["/course_ids/3"] if invalid == "unknown" else ["/course_ids"])
+    courses = (await client.get(f"/students/{student['id']}")).json()["courses"]
+    assert [course["id"] for course in courses] == [held["id"]]
 
 
 async def test_enroll_names_each_unknown_course_and_enrolls_nothing(

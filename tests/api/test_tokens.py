@@ -21,6 +21,7 @@ from service.app import create_app
 from service.config import OAuthSettings, Settings, parse_api_keys
 from service.plumbing import tokens
 from tests.api.conftest import LogLines
+from tests.api.test_auth import OPEN, OPERATIONS, call
 from tests.conftest import assert_problem, unique
 from tests.support.issuer import AUDIENCE, ISSUER, KeyEndpoint, SigningKey, ec_key, mint, rsa_key
 
@@ -38,8 +39,9 @@ async def service(
     jwks_url: str | None = None,
     jwks_file: Path | None = None,
     jwks_refresh: float = 300,
+    api_keys: str | None = f"registrar:{WRITE_KEY}:read+write",
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with API keys and tokens both on."""
+    """The app with tokens on, and API keys too unless `api_keys` is None."""
     oauth = OAuthSettings(
         issuer=ISSUER,
         audience=AUDIENCE,
@@ -47,7 +49,7 @@ async def service(
         jwks_file=jwks_file,
         jwks_refresh=jwks_refresh,
     )
-    keys = parse_api_keys(f"registrar:{WRITE_KEY}:read+write")
+    keys = parse_api_keys(api_keys) if api_keys else ()
     settings = Settings(database_url=database_url, api_keys=keys, oauth=oauth)
     async with LifespanManager(create_app(settings)) as manager:
         transport = httpx.ASGITransport(app=manager.app)
@@ -293,16 +295,23 @@ async def test_the_key_set_rotates(database_url: str, monkeypatch: pytest.Monkey
             assert await status_with(client, new_token) == 200
 
 
-async def test_unknown_kids_refetch_at_most_every_30_seconds(
-    database_url: str, signing_keys: tuple[SigningKey, SigningKey]
+async def test_unknown_kids_refetch_no_more_often_than_the_floor(
+    database_url: str, signing_keys: tuple[SigningKey, SigningKey], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Unknown kids sent without pause for 2.2 s: with the floor cut to 0.5 s, that is room
+    for four refetches at most (one every 0.5 s), and at least two must happen."""
+    assert tokens.UNKNOWN_KID_REFETCH_SECONDS == 30  # the contract's floor
+    monkeypatch.setattr(tokens, "UNKNOWN_KID_REFETCH_SECONDS", 0.5)
     with KeyEndpoint(list(signing_keys)).serving() as endpoint:
         async with service(database_url, jwks_url=endpoint.url) as client:
             await eventually(answers(client, mint(signing_keys[0]), 200))
-            for _ in range(30):
-                assert await status_with(client, mint(rsa_key())) == 401
-                await asyncio.sleep(0.02)
-            assert endpoint.fetches == 1
+            stranger, first = mint(rsa_key()), endpoint.fetches
+            ends = time.monotonic() + 2.2
+            while time.monotonic() < ends:
+                assert await status_with(client, stranger) == 401
+                await asyncio.sleep(0.01)
+            refetches = endpoint.fetches - first
+    assert 2 <= refetches <= 5, refetches
 
 
 async def test_a_down_key_endpoint_keeps_the_last_good_key_set(
@@ -345,3 +354,22 @@ async def test_the_key_set_can_come_from_a_file(
     async with service(database_url, jwks_file=jwks) as client:
         await eventually(answers(client, mint(signing_keys[1]), 200))
         assert await status_with(client, mint(signing_keys[0])) == 401
+
+
+async def test_with_tokens_alone_every_operation_but_the_open_three_needs_a_token(
+    database_url: str, signing_keys: tuple[SigningKey, SigningKey]
+) -> None:
+    reader = mint(signing_keys[0], scope="enrollment.read")
+    writer = mint(signing_keys[0])
+    with KeyEndpoint(list(signing_keys)).serving() as endpoint:
+        async with service(database_url, jwks_url=endpoint.url, api_keys=None) as client:
+            await eventually(answers(client, writer, 200))
+            for method, path in OPERATIONS:
+                if path in OPEN:
+                    assert await call(client, method, path, None) not in (401, 403), path
+                    continue
+                assert await call(client, method, path, None) == 401, (method, path)
+                assert await call(client, method, path, WRITE_KEY) == 401, (method, path)
+                read = await call(client, method, path, reader)
+                assert read not in (401, 403) if method == "GET" else read == 403, (method, path)
+                assert await call(client, method, path, writer) not in (401, 403), (method, path)
