@@ -140,7 +140,11 @@ def test_a_long_poll_in_flight_is_answered_as_soon_as_the_service_stops(
         service = RunningService(tmp_path, DATABASE_URL=url, SHUTDOWN_TIMEOUT="10")
         with ThreadPoolExecutor(1) as pool:
             poll = pool.submit(httpx.get, f"{service.url}/changes?wait=30", timeout=40)
-            time.sleep(1)  # the poll is waiting
+            deadline = time.monotonic() + 10
+            waiting = "change_feed_readers_waiting 1.0"
+            while waiting not in httpx.get(f"{service.url}/metrics").text.splitlines():
+                assert time.monotonic() < deadline, "the poll never waited"
+                time.sleep(0.02)
             assert not poll.done()
             stopped_at = time.monotonic()
             assert service.stop() == 0

@@ -4,6 +4,7 @@ it; long polls that hold no database connection; bad parameters refused."""
 import asyncio
 import base64
 import random
+import time
 from collections import Counter
 from typing import Any
 
@@ -102,10 +103,19 @@ async def test_pages_follow_on_without_gaps_or_repeats(client: httpx.AsyncClient
     assert end == same_end == in_threes[-1]["cursor"]
 
 
+async def readers_waiting(client: httpx.AsyncClient, count: int) -> None:
+    """Once `count` long polls wait (the gauge says so), within ten seconds."""
+    line = f"change_feed_readers_waiting {float(count)}"
+    deadline = time.monotonic() + 10
+    while line not in (await client.get("/metrics")).text.splitlines():
+        assert time.monotonic() < deadline, f"never {count} waiting"
+        await asyncio.sleep(0.02)
+
+
 async def test_a_long_poll_answers_when_a_change_commits(client: httpx.AsyncClient) -> None:
     head = await head_cursor(client)
     poll = asyncio.create_task(client.get("/changes", params={"cursor": head, "wait": 20}))
-    await asyncio.sleep(0.3)
+    await readers_waiting(client, 1)
     assert not poll.done()  # nothing new yet: it waits
 
     student = await make_student(client)
@@ -133,9 +143,7 @@ async def test_waiting_requests_hold_no_database_connection(client: httpx.AsyncC
         asyncio.create_task(client.get("/changes", params={"cursor": head, "wait": 20}))
         for _ in range(40)
     ]
-    await asyncio.sleep(0.5)
-    metrics = (await client.get("/metrics")).text
-    assert "change_feed_readers_waiting 40.0" in metrics
+    await readers_waiting(client, 40)
 
     student = await make_student(client)  # a write and a read, with 40 requests waiting
     assert (await client.get(f"/students/{student['id']}")).status_code == 200

@@ -222,19 +222,37 @@ async def test_drops_and_re_enrollments_racing_never_overbook_and_counts_match_r
     students = [await make_student(client) for _ in range(30)]
     paths = [f"/students/{s['id']}/courses/{course['id']}" for s in students]
 
+    seats = (
+        "SELECT c.enrolled_count, count(sc.*) FILTER (WHERE sc.status = 'enrolled') AS rows "
+        "FROM courses c LEFT JOIN student_courses sc ON sc.course_id = c.id "
+        "WHERE c.id = $1 GROUP BY c.enrolled_count"
+    )
+    racing = True
+    seen: list[tuple[int, int]] = []
+
     async def churn(path: str) -> None:
         for _ in range(3):
             if (await client.put(path)).status_code == 201:
                 await client.delete(path)
 
-    await asyncio.gather(*(churn(p) for p in paths))
+    async def watch() -> None:
+        """The seats as each snapshot shows them while the race runs: a drop that follows
+        every seat taken would hide an overbooking from a look at the end alone."""
+        while racing:
+            row = await conn.fetchrow(seats, course["id"])
+            assert row is not None
+            seen.append((row["enrolled_count"], row["rows"]))
+            await asyncio.sleep(0)
 
-    row = await conn.fetchrow(
-        "SELECT c.enrolled_count, count(sc.*) FILTER (WHERE sc.status = 'enrolled') AS rows "
-        "FROM courses c LEFT JOIN student_courses sc ON sc.course_id = c.id "
-        "WHERE c.id = $1 GROUP BY c.enrolled_count",
-        course["id"],
-    )
+    watcher = asyncio.create_task(watch())
+    await asyncio.gather(*(churn(p) for p in paths))
+    racing = False
+    await watcher
+
+    assert len(seen) > 10
+    assert all(count == rows <= capacity for count, rows in seen), seen
+    assert max(rows for _, rows in seen) > 0  # it watched seats taken, not only an empty course
+    row = await conn.fetchrow(seats, course["id"])
     assert row is not None
     assert row["enrolled_count"] == row["rows"] <= capacity
     # Every status a pair went through is in its history, in order (a pair that never got
