@@ -94,14 +94,28 @@ $$;
 -- course's change in seats and queue places with one UPDATE, then fills the seats it freed
 -- from the courses' queues (promote_waitlisted() in id order, under the row locks the
 -- update took).
+-- A statement fires its statement triggers even when it touched no row: an enrollment
+-- refused from its snapshot (most of a rush) inserts nothing, yet fires both the INSERT and
+-- the UPDATE trigger (ON CONFLICT DO UPDATE). Such a call has nothing to book and returns
+-- before anything else (EXPLAIN ANALYZE: the two took 0.3 ms of a refusal's 0.7 ms).
 CREATE OR REPLACE FUNCTION book_enrollments() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    actor text := change_actor();
-    request_id text := change_request_id();
-    reason text := change_reason();
+    actor text;
+    request_id text;
+    reason text;
     freed bigint[];
 BEGIN
+    IF TG_OP = 'DELETE' THEN
+        IF NOT EXISTS (SELECT FROM old_rows) THEN
+            RETURN NULL;
+        END IF;
+    ELSIF NOT EXISTS (SELECT FROM new_rows) THEN
+        RETURN NULL;
+    END IF;
+    actor := change_actor();
+    request_id := change_request_id();
+    reason := change_reason();
     IF TG_OP = 'INSERT' THEN
         UPDATE courses AS c
         SET enrolled_count = c.enrolled_count + d.seats,

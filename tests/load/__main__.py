@@ -26,7 +26,7 @@ import psycopg
 
 from service.migrations import apply_migrations
 from service.queries import SQL_DIR
-from tests.load import feed, wrk
+from tests.load import feed, lean_rush, wrk
 from tests.load.feed import FeedFollower
 from tests.load.scheduler import autogroup_warning
 from tests.load.seed import Dataset, overbooked, seed
@@ -56,6 +56,7 @@ def call(method: str, path: str, bearer: str = KEY) -> str:
 
 A, B, RUSH = "a student with courses", "b student's courses", "d registration rush"
 WAITLIST_RUSH = "d rush with waitlists"
+PLENTY_RUSH = "d rush, many seats"  # mostly 201s, where the registration rush is mostly 409s
 MIXED = "e 90% reads, 10% writes"
 REFERENCE = "reference: a, lean app"
 # What a full run loads in rounds, in the table's order: the scenarios the targets are about.
@@ -75,6 +76,7 @@ def scenarios(data: Dataset, bearer: str = KEY) -> dict[str, str]:
     )
     rush = "local rush = {" + ", ".join(map(str, data.rush_course_ids)) + "}\n"
     queued = "local rush = {" + ", ".join(map(str, data.waitlist_course_ids)) + "}\n"
+    plenty = "local rush = {" + ", ".join(map(str, data.plenty_course_ids)) + "}\n"
     put_rush = call("PUT", some + ' .. "/courses/" .. rush[math.random(#rush)]', bearer)
     courses = f"local c_low, c_high = {data.min_course_id}, {data.max_course_id}\n"
     enroll = some + ' .. "/courses/" .. math.random(c_low, c_high)'
@@ -101,6 +103,7 @@ def scenarios(data: Dataset, bearer: str = KEY) -> dict[str, str]:
         f"c page {last_page}": call("GET", deep_page, bearer),
         RUSH: student + rush + put_rush,
         WAITLIST_RUSH: student + queued + put_rush,
+        PLENTY_RUSH: student + plenty + put_rush,
         MIXED: student + courses + mixed,
     }
 
@@ -269,6 +272,11 @@ def arguments() -> argparse.Namespace:
         "--token",
         action="store_true",
         help="only (a) sent with an OAuth access token against (a) with an API key",
+    )
+    parser.add_argument(
+        "--rush",
+        action="store_true",
+        help="only the three rushes (d), on the service and on the lean rush, side by side",
     )
     parser.add_argument(
         "--tracing",
@@ -522,11 +530,12 @@ def run_native(
         return results, rounds, rate, check, follower, side_by_side
 
 
-def url_check(url: str) -> str:
-    over, miscounted = overbooked(url)
+def url_check(url: str, schema: str = "public") -> str:
+    over, miscounted = overbooked(url, schema)
+    where = "" if schema == "public" else f" (in {schema})"
     return (
         f"{over} courses over capacity, {miscounted} with a wrong count or a seat free while "
-        "someone waits"
+        f"someone waits{where}"
     )
 
 
@@ -688,6 +697,63 @@ def compare(args: argparse.Namespace) -> None:
         print(figure(f"{name}, this / other", ratios))
 
 
+RUSHES = (RUSH, PLENTY_RUSH, WAITLIST_RUSH)
+
+
+def rushes_against_lean(args: argparse.Namespace) -> None:
+    """The three rushes on the service (its feed's consumer beside it) and on the lean rush
+    (tests/load/lean_rush.py) served by the reference app, on one seeded database, in
+    alternating rounds; each run starts with empty courses, and each run's seats are
+    audited on both sides before they are emptied."""
+    with seeded_service(args) as (url, data, service):
+        lean_rush.make_copy(url, data)
+        reference_process, reference_url = start_reference(url, args.workers, service.log.parent)
+        ours = Target(service.url, worker_processes(service.process.pid))
+        lean = Target(reference_url, worker_processes(reference_process.pid))
+        follower = FeedFollower(service.url, HEADERS, probe_student_id=data.max_student_id)
+        followed = dataclasses.replace(ours, beside=follower.following)
+        lua = scenarios(data)
+        checks: list[str] = []
+
+        def audit_and_empty() -> None:
+            checks.extend((url_check(url), url_check(url, lean_rush.SCHEMA)))
+            empty_rush(url, data)
+            lean_rush.empty(url, data)
+
+        results: dict[str, wrk.Result] = {}
+        ratios: dict[str, list[float]] = {}
+        try:
+            warm_up(ours, lua[A], args)
+            warm_up(lean, lua[A], args)
+            for name in RUSHES:
+                rounds = alternate(
+                    [(followed, lua[name]), (lean, lua[name])], args, audit_and_empty
+                )
+                results[name] = median_round([service_run for service_run, _ in rounds])
+                results[f"{name}, lean"] = median_round([lean_run for _, lean_run in rounds])
+                ratios[name] = [mine.rate / bare.rate for mine, bare in rounds]
+            audit_and_empty()
+        finally:
+            reference_process.terminate()
+            reference_process.wait(timeout=30)
+    print_table(results)
+    for name, values in ratios.items():
+        print(figure(f"{name} req/s, service / lean", values))
+    p50s, p99s = feed.summary(follower)
+    print(
+        "change feed, commit to a long-polling reader during the rushes: "
+        + figure("p50 ms", p50s, 1)
+        + "; "
+        + figure("p99 ms", p99s, 1)
+        + f"; {follower.missed} probes missed"
+    )
+    check = next((c for c in checks if not consistent(c)), checks[-1])
+    print(f"after the rushes: {check}")
+    failed = [n for n, r in results.items() if r.errors or any(s >= 500 for s in r.statuses)]
+    if not consistent(check) or failed or follower.missed:
+        sys.exit(f"FAILED: {check}; 5xx or socket errors in {failed}")
+
+
 def tokens_against_keys(args: argparse.Namespace) -> None:
     """(a) with an OAuth access token against (a) with an API key, on one service with both
     on (the key set from a file), in alternating rounds. One RS256 token, as a client
@@ -820,7 +886,7 @@ def empty_rush(url: str, data: Dataset) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             "DELETE FROM student_courses WHERE course_id = ANY(%s)",
-            (data.rush_course_ids + data.waitlist_course_ids,),
+            (lean_rush.rush_course_ids(data),),
         )
 
 
@@ -840,6 +906,8 @@ def main() -> None:
         replicated(args)
     elif args.token:
         tokens_against_keys(args)
+    elif args.rush:
+        rushes_against_lean(args)
     elif args.tracing:
         tracing_cost(args)
     elif args.target_url:

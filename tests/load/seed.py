@@ -4,10 +4,12 @@ room to spare, enrollments spread over them, and a few small 'rush' courses left
 from dataclasses import dataclass
 
 import psycopg
+from psycopg import sql
 
 RUSH_COURSES = 20
 RUSH_CAPACITY = 25
 RUSH_WAITLIST = 100  # places on each waitlist rush course, beside its RUSH_CAPACITY seats
+PLENTY_CAPACITY = 100_000  # seats on each course of the rush with plenty of seats
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,7 @@ class Dataset:
     enrollments: int
     rush_course_ids: list[int]
     waitlist_course_ids: list[int]  # as the rush's, with a waitlist
+    plenty_course_ids: list[int]  # as many, with plenty of seats: a rush of 201s
     min_student_id: int
     max_student_id: int
     min_course_id: int
@@ -80,6 +83,12 @@ def seed(url: str, *, students: int, courses: int, enrollments: int) -> Dataset:
             " FROM generate_series(1, %s) AS i RETURNING id",
             (RUSH_CAPACITY, RUSH_WAITLIST, RUSH_COURSES),
         ).fetchall()
+        plenty = conn.execute(
+            "INSERT INTO courses (code, title, capacity)"
+            " SELECT 'PLENTY' || i, 'Large course ' || i, %s FROM generate_series(1, %s) AS i"
+            " RETURNING id",
+            (PLENTY_CAPACITY, RUSH_COURSES),
+        ).fetchall()
         conn.execute("ANALYZE")
     return Dataset(
         students=students,
@@ -87,6 +96,7 @@ def seed(url: str, *, students: int, courses: int, enrollments: int) -> Dataset:
         enrollments=enrollments,
         rush_course_ids=[row[0] for row in rush],
         waitlist_course_ids=[row[0] for row in waitlist],
+        plenty_course_ids=[row[0] for row in plenty],
         min_student_id=low_s,
         max_student_id=high_s,
         min_course_id=low_c,
@@ -94,19 +104,21 @@ def seed(url: str, *, students: int, courses: int, enrollments: int) -> Dataset:
     )
 
 
-def overbooked(url: str) -> tuple[int, int]:
+def overbooked(url: str, schema: str = "public") -> tuple[int, int]:
     """(courses over capacity or over their waitlist's, courses whose counts differ from
-    their rows or that hold a free seat while someone waits)."""
+    their rows or that hold a free seat while someone waits), in `schema`'s tables."""
     with psycopg.connect(url) as conn:
         row = conn.execute(
-            "SELECT count(*) FILTER (WHERE (c.capacity IS NOT NULL AND n > c.capacity)"
-            "                        OR w > c.waitlist_capacity),"
-            " count(*) FILTER (WHERE c.enrolled_count <> n OR c.waitlisted_count <> w"
-            "                  OR (w > 0 AND n < c.capacity))"
-            " FROM courses c CROSS JOIN LATERAL"
-            " (SELECT count(*) FILTER (WHERE sc.status = 'enrolled') AS n,"
-            "         count(*) FILTER (WHERE sc.status = 'waitlisted') AS w"
-            "  FROM student_courses sc WHERE sc.course_id = c.id) AS counted"
+            sql.SQL(
+                "SELECT count(*) FILTER (WHERE (c.capacity IS NOT NULL AND n > c.capacity)"
+                "                        OR w > c.waitlist_capacity),"
+                " count(*) FILTER (WHERE c.enrolled_count <> n OR c.waitlisted_count <> w"
+                "                  OR (w > 0 AND n < c.capacity))"
+                " FROM {schema}.courses c CROSS JOIN LATERAL"
+                " (SELECT count(*) FILTER (WHERE sc.status = 'enrolled') AS n,"
+                "         count(*) FILTER (WHERE sc.status = 'waitlisted') AS w"
+                "  FROM {schema}.student_courses sc WHERE sc.course_id = c.id) AS counted"
+            ).format(schema=sql.Identifier(schema))
         ).fetchone()
     assert row is not None
     return row[0], row[1]
