@@ -22,6 +22,7 @@ from service.plumbing.stop_signal import on_stop_signal
 from service.plumbing.tokens import TokenCheck, keep_keys_fresh
 from service.replicas import ReadRouting, ReplicaSet, open_replicas
 from service.repositories import changes, idempotency
+from service.repositories.enrollments import FullCourses
 from service.routes import changes as changes_routes
 from service.routes import courses, docs, enrollments, health, students
 from service.routes import metrics as metrics_routes
@@ -40,6 +41,7 @@ class State(TypedDict):
     db: Database
     changes_watcher: ChangesWatcher
     replicas: ReplicaSet | None
+    full_courses: FullCourses
 
 
 def create_app(
@@ -70,7 +72,12 @@ def create_app(
         key_fetch = asyncio.create_task(keep_keys_fresh(tokens)) if tokens else None
         try:
             with on_stop_signal(watcher.stop_waiting):
-                yield {"db": db, "changes_watcher": watcher, "replicas": replicas}
+                yield {
+                    "db": db,
+                    "changes_watcher": watcher,
+                    "replicas": replicas,
+                    "full_courses": FullCourses(),
+                }
         finally:
             chores.cancel()
             log_writer.cancel()

@@ -123,6 +123,29 @@ LEFT JOIN seen AS v ON true
 WHERE s.id = :student_id AND NOT (SELECT yes FROM worth_locking)
 ORDER BY id;
 
+-- name: look-before-enrolling
+-- What `enroll` would answer for one course from its snapshot, in its row shape, and writes
+-- nothing: a PUT runs it first for a course its worker found full lately
+-- (repositories/enrollments.py FullCourses). `enroll` holds a data-modifying CTE, and a
+-- statement fires the enrollments' statement triggers whenever it runs one, rows or none
+-- (a fifth of its rate in a rush of refusals); this one fires none.
+-- No row when the student is unknown; course columns NULL when the course is.
+SELECT c.id, c.code, c.title, c.capacity, c.enrolled_count, c.waitlist_capacity,
+       c.waitlisted_count, c.external_id, c.created_at, c.updated_at,
+       sc.enrolled_at, sc.status,
+       coalesce(sc.status_changed_at, sc.enrolled_at) AS status_changed_at,
+       CASE WHEN sc.waitlist_ticket IS NOT NULL
+            THEN waitlist_position(sc.course_id, sc.waitlist_ticket) END AS waitlist_position,
+       sc.status IS NOT NULL AS was_held,
+       c.capacity IS NOT NULL AND c.enrolled_count >= c.capacity AS is_full,
+       c.waitlisted_count >= c.waitlist_capacity AS queue_full,
+       false AS under_lock
+FROM students AS s
+LEFT JOIN courses AS c ON c.id = :course_id
+LEFT JOIN student_courses AS sc
+    ON sc.student_id = s.id AND sc.course_id = c.id AND sc.status IN ('enrolled', 'waitlisted')
+WHERE s.id = :student_id;
+
 -- name: select-student-courses
 -- One page of the student's courses with a status in :statuses, in course id order, after
 -- the cursor's id, in one round trip: no row when the student is unknown, one row of NULLs

@@ -95,6 +95,12 @@ class EnrollResult:
         ]
 
     @property
+    def worth_trying(self) -> bool:
+        """Whether `enroll` could take a seat or a place: every course known, none held, none
+        full (or full with room on its waitlist, when that is asked for)."""
+        return not (self.unknown or self.held or self.full)
+
+    @property
     def waitlisted(self) -> bool:
         return any(row["status"] == "waitlisted" for row in self.rows)
 
@@ -167,23 +173,65 @@ async def enroll_student(
     return await db.run_statement(enroll)
 
 
+class FullCourses:
+    """The courses a PUT found full lately, in this worker: a hint of where to look before
+    trying for a seat, never an answer. A PUT for one of them first reads the pair and the
+    course (`look-before-enrolling`, no write, no trigger fired) and runs `enroll` only
+    when that look finds a seat or a place to try for; in a rush on full courses nearly
+    every PUT ends at the look. Either way the answer is what a snapshot taken during the
+    request showed, as `enroll`'s own refusals are. A course leaves when a look finds room,
+    so a course with seats is never looked at twice before it is tried."""
+
+    LARGEST = 10_000  # ids kept at most; past it the hint starts afresh
+
+    def __init__(self) -> None:
+        self._ids: set[int] = set()
+
+    def __contains__(self, course_id: int) -> bool:
+        return course_id in self._ids
+
+    def found_full(self, course_id: int) -> None:
+        if len(self._ids) >= self.LARGEST:
+            self._ids.clear()
+        self._ids.add(course_id)
+
+    def found_room(self, course_id: int) -> None:
+        self._ids.discard(course_id)
+
+
 async def enroll_in_course(
-    db: Database, *, student_id: int, course_id: int
+    db: Database, *, student_id: int, course_id: int, full_courses: FullCourses
 ) -> tuple[EnrollmentView, bool]:
     """The enrollment view (enrolled, or waitlisted when the course is full and its waitlist
-    has room) and whether it is new; asking twice is not an error here."""
+    has room) and whether it is new; asking twice is not an error here. A course in
+    `full_courses` is looked at before a seat is tried for (FullCourses)."""
 
     async def enroll(conn: Connection, lock_timeout: str) -> tuple[EnrollmentView, bool]:
-        attempt = await _attempt(conn, lock_timeout, student_id, [course_id], waitlist=True)
+        attempt = await _look(conn, student_id, course_id) if course_id in full_courses else None
+        if attempt is None or attempt.worth_trying:
+            full_courses.found_room(course_id)
+            attempt = await _attempt(conn, lock_timeout, student_id, [course_id], waitlist=True)
         if attempt.unknown:
             raise NotFound(f"course {course_id} does not exist")
         created = not attempt.held
         if created and attempt.full:
+            full_courses.found_full(course_id)
             raise CourseFull(f"no seats left in course {course_id}", course_ids=[course_id])
         (view,) = attempt.views()
         return view, created
 
     return await db.run_statement(enroll)
+
+
+async def _look(conn: Connection, student_id: int, course_id: int) -> EnrollResult:
+    """What `enroll` would answer from a snapshot, read without a write; NotFound for an
+    unknown student."""
+    rows = await SQL["look-before-enrolling"].fetch(
+        conn, student_id=student_id, course_id=course_id
+    )
+    if not rows:
+        raise NotFound(f"student {student_id} does not exist")
+    return EnrollResult([course_id], [row for row in rows if row["id"] is not None], True)
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,10 @@ async def enroll_in_course(request: Request) -> Response:
     course_id = path_id(request, "course_id")
     with audit.enrollment_attempt(student_id, [course_id]) as attempt:
         view, attempt.created = await enrollments.enroll_in_course(
-            request.state.db, student_id=student_id, course_id=course_id
+            request.state.db,
+            student_id=student_id,
+            course_id=course_id,
+            full_courses=request.state.full_courses,
         )
         waitlisted = view["status"] == "waitlisted"
         attempt.waitlisted = [course_id] if waitlisted else []

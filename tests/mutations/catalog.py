@@ -169,4 +169,13 @@ MUTATIONS = (
         "    return text",
         ("tests/unit/test_logs.py::test_text_lines_quote_and_escape_values_the_logfmt_way",),
     ),
+    Mutation(
+        "a course found full is never tried for again",
+        "service/repositories/enrollments.py",
+        "        if attempt is None or attempt.worth_trying:",
+        "        if attempt is None:",
+        (
+            f"{API}/test_full_courses.py::test_a_course_found_full_answers_as_before_and_a_freed_seat_is_taken",
+        ),
+    ),
 )
