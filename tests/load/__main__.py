@@ -477,6 +477,38 @@ def batch_ratio(target: Target, url: str, data: Dataset, args: argparse.Namespac
     return [batch.p50_ms / put.p50_ms for put, batch in rounds]
 
 
+@dataclass(frozen=True)
+class Beside:
+    """The service and the reference app loaded side by side: the service's target, the same
+    with the rush's change-feed consumer beside it (tests/load/feed.py), the reference's, and
+    that consumer."""
+
+    ours: Target
+    followed: Target
+    reference: Target
+    follower: FeedFollower
+
+
+@contextlib.contextmanager
+def beside_reference(
+    url: str, data: Dataset, service: RunningService, args: argparse.Namespace
+) -> Iterator[Beside]:
+    """The reference app started on `url` beside the running service, and stopped after."""
+    reference_process, reference_url = start_reference(url, args.workers, service.log.parent)
+    ours = Target(service.url, worker_processes(service.process.pid))
+    follower = FeedFollower(service.url, HEADERS, probe_student_id=data.max_student_id)
+    try:
+        yield Beside(
+            ours,
+            dataclasses.replace(ours, beside=follower.following),
+            Target(reference_url, worker_processes(reference_process.pid)),
+            follower,
+        )
+    finally:
+        reference_process.terminate()
+        reference_process.wait(timeout=30)
+
+
 def run_native(
     args: argparse.Namespace,
 ) -> tuple[dict[str, wrk.Result], ScenarioRounds, float, str, FeedFollower, dict[str, list[float]]]:
@@ -485,12 +517,6 @@ def run_native(
     then the ratios measured side by side (per round: a 304 against a 200, a batch against a
     PUT)."""
     with seeded_service(args) as (url, data, service):
-        reference_process, reference_url = start_reference(url, args.workers, service.log.parent)
-        ours = Target(service.url, worker_processes(service.process.pid))
-        reference = Target(reference_url, worker_processes(reference_process.pid))
-        follower = FeedFollower(service.url, HEADERS, probe_student_id=data.max_student_id)
-        # The rush, with a consumer of the change feed beside it (tests/load/feed.py).
-        followed = dataclasses.replace(ours, beside=follower.following)
         lua = scenarios(data)
         # Each rush starts with empty courses; what the one before left is checked first.
         checks: list[str] = []
@@ -499,7 +525,8 @@ def run_native(
             checks.append(url_check(url))
             empty_rush(url, data)
 
-        try:
+        with beside_reference(url, data, service, args) as beside:
+            ours, followed, reference = beside.ours, beside.followed, beside.reference
             warm_up(ours, lua[A], args)
             warm_up(reference, lua[A], args)
             # In this order (reversed every other round): (a) runs next to the reference and
@@ -521,13 +548,10 @@ def run_native(
                 "one student's GETs: 304 rate / 200 rate": conditional_ratio(ours, data, args),
                 "500-pair batch p50 / single PUT p50": batch_ratio(ours, url, data, args),
             }
-        finally:
-            reference_process.terminate()
-            reference_process.wait(timeout=30)
         rate = pgbench_rate(url, data, args.seconds, clients=16)
         checks.append(url_check(url))
         check = next((c for c in checks if not consistent(c)), checks[-1])
-        return results, rounds, rate, check, follower, side_by_side
+        return results, rounds, rate, check, beside.follower, side_by_side
 
 
 def url_check(url: str, schema: str = "public") -> str:
@@ -578,15 +602,7 @@ def report(
     for name in (A, B, REFERENCE) if with_reference else (A, B):
         print(figure(f"p99 / p50 for {name}", [tail(r[name]) for r in rounds], 1))
     if follower is not None:
-        p50s, p99s = feed.summary(follower)
-        probes = sum(len(run) for run in follower.runs)
-        print(
-            "change feed, commit to a long-polling reader during the rush: "
-            + figure("p50 ms", p50s, 1)
-            + "; "
-            + figure("p99 ms", p99s, 1)
-            + f"; {probes} probes seen, {follower.missed} missed"
-        )
+        print(feed_latency(follower))
     for name, ratios_by_round in (side_by_side or {}).items():
         print(figure(name, ratios_by_round))
     deep = next(r for n, r in results.items() if n.startswith("c page"))
@@ -596,6 +612,19 @@ def report(
     missed = follower.missed if follower is not None else 0
     if not consistent(check) or failed or missed:
         sys.exit(f"FAILED: {check}; 5xx or socket errors in {failed}; {missed} probes missed")
+
+
+def feed_latency(follower: FeedFollower) -> str:
+    """The change feed's probe latency during the rushes the follower ran beside."""
+    p50s, p99s = feed.summary(follower)
+    probes = sum(len(run) for run in follower.runs)
+    return (
+        "change feed, commit to a long-polling reader during the rush: "
+        + figure("p50 ms", p50s, 1)
+        + "; "
+        + figure("p99 ms", p99s, 1)
+        + f"; {probes} probes seen, {follower.missed} missed"
+    )
 
 
 def figure(name: str, values: list[float], places: int = 2) -> str:
@@ -707,11 +736,6 @@ def rushes_against_lean(args: argparse.Namespace) -> None:
     audited on both sides before they are emptied."""
     with seeded_service(args) as (url, data, service):
         lean_rush.make_copy(url, data)
-        reference_process, reference_url = start_reference(url, args.workers, service.log.parent)
-        ours = Target(service.url, worker_processes(service.process.pid))
-        lean = Target(reference_url, worker_processes(reference_process.pid))
-        follower = FeedFollower(service.url, HEADERS, probe_student_id=data.max_student_id)
-        followed = dataclasses.replace(ours, beside=follower.following)
         lua = scenarios(data)
         checks: list[str] = []
 
@@ -722,8 +746,9 @@ def rushes_against_lean(args: argparse.Namespace) -> None:
 
         results: dict[str, wrk.Result] = {}
         ratios: dict[str, list[float]] = {}
-        try:
-            warm_up(ours, lua[A], args)
+        with beside_reference(url, data, service, args) as beside:
+            followed, lean, follower = beside.followed, beside.reference, beside.follower
+            warm_up(beside.ours, lua[A], args)
             warm_up(lean, lua[A], args)
             for name in RUSHES:
                 rounds = alternate(
@@ -733,20 +758,10 @@ def rushes_against_lean(args: argparse.Namespace) -> None:
                 results[f"{name}, lean"] = median_round([lean_run for _, lean_run in rounds])
                 ratios[name] = [mine.rate / bare.rate for mine, bare in rounds]
             audit_and_empty()
-        finally:
-            reference_process.terminate()
-            reference_process.wait(timeout=30)
     print_table(results)
     for name, values in ratios.items():
         print(figure(f"{name} req/s, service / lean", values))
-    p50s, p99s = feed.summary(follower)
-    print(
-        "change feed, commit to a long-polling reader during the rushes: "
-        + figure("p50 ms", p50s, 1)
-        + "; "
-        + figure("p99 ms", p99s, 1)
-        + f"; {follower.missed} probes missed"
-    )
+    print(feed_latency(follower))
     check = next((c for c in checks if not consistent(c)), checks[-1])
     print(f"after the rushes: {check}")
     failed = [n for n, r in results.items() if r.errors or any(s >= 500 for s in r.statuses)]
