@@ -239,6 +239,33 @@ class HeldLock:
         await self.conn.close()
 
 
+async def until_a_backend_waits_on_a_lock(url: str) -> None:
+    """Once some session waits for a lock, within ten seconds (asked on a connection of its
+    own: a transaction sees pg_stat_activity as it was when it first looked)."""
+    conn = await asyncpg.connect(url)
+    try:
+        deadline = time.monotonic() + 10
+        waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        while not await conn.fetchval(waiting):
+            assert time.monotonic() < deadline, "no session came to wait for the lock"
+            await asyncio.sleep(0.02)
+    finally:
+        await conn.close()
+
+
+async def until_refused(url: str) -> None:
+    """Once a new connection to `url` is refused, within five seconds."""
+    deadline = time.monotonic() + 5
+    async with httpx.AsyncClient(timeout=2) as fresh:
+        while True:
+            try:
+                await fresh.get(url)
+            except httpx.ConnectError:
+                return
+            assert time.monotonic() < deadline, f"{url} still answered 5 s on"
+            await asyncio.sleep(0.02)
+
+
 async def test_a_locked_course_ends_the_enrollment_at_lock_timeout(
     postgres: Postgres, start_service: Any
 ) -> None:
@@ -296,13 +323,10 @@ async def test_sigterm_finishes_the_request_in_flight_and_refuses_new_ones(
             in_flight = asyncio.create_task(
                 timed(client, "PUT", f"/students/{student}/courses/{course}")
             )
-            await asyncio.sleep(0.5)
+            await until_a_backend_waits_on_a_lock(postgres.url)  # the PUT, behind HeldLock
             signalled = time.monotonic()
             service.process.send_signal(signal.SIGTERM)
-            await asyncio.sleep(0.5)
-            async with httpx.AsyncClient(timeout=2) as fresh:
-                with pytest.raises(httpx.ConnectError):
-                    await fresh.get(f"{service.url}/healthz")
+            await until_refused(f"{service.url}/healthz")
             assert not in_flight.done()
         outcome = await in_flight
     assert outcome.status == 201
