@@ -1,6 +1,7 @@
 """HTTP handlers, one module per entity: parse, call one repository function, respond.
 Each module lists its routes, every one declared with route()."""
 
+from functools import cached_property
 from urllib.parse import unquote
 
 from starlette.routing import Match, Route
@@ -15,9 +16,10 @@ class RawPathRoute(Route):
     percent-decoded once. Starlette matches the decoded path, where an encoded `/` in a
     parameter (an external id may hold one) has become a separator the route cannot match."""
 
-    def __init__(self, path: str, *args: object, **kwargs: object) -> None:
-        super().__init__(path, *args, **kwargs)  # type: ignore[arg-type]
-        self.fixed_start = path.partition("{")[0]  # no other path can match: skip it quickly
+    @cached_property
+    def fixed_start(self) -> str:
+        """The path before its first parameter: no request path without it can match."""
+        return self.path.partition("{")[0]
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         raw_path = scope.get("raw_path")
@@ -25,7 +27,7 @@ class RawPathRoute(Route):
             return super().matches(scope)
         # httpx's test transport puts the query string in raw_path; servers do not.
         path = raw_path.partition(b"?")[0].decode("latin-1")
-        match, child_scope = super().matches({**scope, "path": path, "root_path": ""})
+        match, child_scope = super().matches({**scope, "path": path})
         if match is not Match.NONE:
             params = child_scope["path_params"]
             child_scope["path_params"] = {name: unquote(value) for name, value in params.items()}

@@ -901,7 +901,7 @@ def empty_rush(url: str, data: Dataset) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             "DELETE FROM student_courses WHERE course_id = ANY(%s)",
-            (lean_rush.rush_course_ids(data),),
+            (data.every_rush_course_id,),
         )
 
 

@@ -120,14 +120,10 @@ WHERE NOT EXISTS (SELECT FROM added)
 """
 
 
-def rush_course_ids(data: Dataset) -> list[int]:
-    return data.rush_course_ids + data.plenty_course_ids + data.waitlist_course_ids
-
-
 def make_copy(url: str, data: Dataset) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         for statement in COPY:
-            named = {"course_ids": rush_course_ids(data)} if "%(" in statement else None
+            named = {"course_ids": data.every_rush_course_id} if "%(" in statement else None
             conn.execute(statement, named)
 
 

@@ -20,6 +20,11 @@ class Dataset:
     rush_course_ids: list[int]
     waitlist_course_ids: list[int]  # as the rush's, with a waitlist
     plenty_course_ids: list[int]  # as many, with plenty of seats: a rush of 201s
+
+    @property
+    def every_rush_course_id(self) -> list[int]:
+        return self.rush_course_ids + self.plenty_course_ids + self.waitlist_course_ids
+
     min_student_id: int
     max_student_id: int
     min_course_id: int
