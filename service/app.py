@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from service.changes_watcher import ChangesWatcher
-from service.config import Settings
+from service.config import Settings, WebhookSettings
 from service.database import Database, open_database
 from service.plumbing import metrics
 from service.plumbing.access_log import access_log
@@ -24,8 +24,9 @@ from service.replicas import ReadRouting, ReplicaSet, open_replicas
 from service.repositories import changes, idempotency
 from service.repositories.enrollments import FullCourses
 from service.routes import changes as changes_routes
-from service.routes import courses, docs, enrollments, health, students
+from service.routes import courses, docs, enrollments, health, students, webhooks
 from service.routes import metrics as metrics_routes
+from service.webhooks.delivery import DeliveryWorker
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
@@ -42,6 +43,8 @@ class State(TypedDict):
     changes_watcher: ChangesWatcher
     replicas: ReplicaSet | None
     full_courses: FullCourses
+    webhook_settings: WebhookSettings
+    webhook_deliveries: DeliveryWorker
 
 
 def create_app(
@@ -70,6 +73,8 @@ def create_app(
         replicas = await open_replicas(db, settings) if settings.replica_urls else None
         watch = asyncio.create_task(replicas.watch()) if replicas else None
         key_fetch = asyncio.create_task(keep_keys_fresh(tokens)) if tokens else None
+        deliveries = DeliveryWorker(db, watcher, settings.webhooks)
+        deliveries.start()
         try:
             with on_stop_signal(watcher.stop_waiting):
                 yield {
@@ -77,8 +82,11 @@ def create_app(
                     "changes_watcher": watcher,
                     "replicas": replicas,
                     "full_courses": FullCourses(),
+                    "webhook_settings": settings.webhooks,
+                    "webhook_deliveries": deliveries,
                 }
         finally:
+            await deliveries.stop(settings.shutdown_timeout)
             chores.cancel()
             log_writer.cancel()
             for task in (watch, key_fetch):
@@ -102,6 +110,7 @@ def create_app(
             *enrollments.routes,
             *courses.routes,
             *changes_routes.routes,
+            *webhooks.routes,
             *health.routes,
             *metrics_routes.routes,
             *docs.routes,

@@ -2,9 +2,11 @@
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+
+from service.webhooks.destinations import AllowedHosts
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -48,6 +50,17 @@ def _duration(name: str, default: str) -> timedelta:
     return timedelta(seconds=int(match[1]) * _UNIT_SECONDS[match[2]])
 
 
+_SECONDS = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
+
+
+def _seconds_of(name: str, raw: str) -> float:
+    """`raw`, such as `10s`, `5m`, `1.5` or `2h`, in seconds (a bare number is seconds)."""
+    match = _SECONDS.fullmatch(raw.strip())
+    if match is None or float(match[1]) == 0:
+        raise ConfigError(f"{name} must be a positive duration such as 10s, 5m or 2h; got {raw!r}")
+    return float(match[1]) * _UNIT_SECONDS[match[2] or "s"]
+
+
 def _flag(name: str, default: bool) -> bool:
     raw = _text(name, str(default)).lower()
     if raw in ("1", "true", "yes", "on"):
@@ -57,7 +70,11 @@ def _flag(name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
-_SCOPES = {"read": frozenset({"read"}), "read+write": frozenset({"read", "write"})}
+_SCOPES = {
+    "read": frozenset({"read"}),
+    "read+write": frozenset({"read", "write"}),
+    "read+write+admin": frozenset({"read", "write", "admin"}),
+}
 
 
 @dataclass(frozen=True)
@@ -77,7 +94,9 @@ def parse_api_keys(raw: str) -> tuple[ApiKey, ...]:
         if not name or not secret:
             raise ConfigError(f"{where} must look like name:key:scopes")
         if scopes not in _SCOPES:
-            raise ConfigError(f"{where} has scopes {scopes!r}; use read or read+write")
+            raise ConfigError(
+                f"{where} has scopes {scopes!r}; use read, read+write or read+write+admin"
+            )
         if any(k.name == name for k in keys):
             raise ConfigError(f"{where} repeats a name")
         keys.append(ApiKey(name=name, secret=secret, scopes=_SCOPES[scopes]))
@@ -103,6 +122,7 @@ class OAuthSettings:
     leeway: float = 30.0
     read_scope: str = "enrollment.read"
     write_scope: str = "enrollment.write"
+    admin_scope: str = "enrollment.admin"
     jwks_refresh: float = 300.0
 
     @classmethod
@@ -127,6 +147,7 @@ class OAuthSettings:
             leeway=_number("OAUTH_LEEWAY", cls.leeway, minimum=0),
             read_scope=_text("OAUTH_READ_SCOPE", cls.read_scope),
             write_scope=_text("OAUTH_WRITE_SCOPE", cls.write_scope),
+            admin_scope=_text("OAUTH_ADMIN_SCOPE", cls.admin_scope),
             jwks_refresh=_number("OAUTH_JWKS_REFRESH", cls.jwks_refresh, minimum=1),
         )
 
@@ -141,6 +162,47 @@ def _algorithms(raw: str) -> tuple[str, ...]:
     if not algorithms:
         raise ConfigError("OAUTH_ALGORITHMS names no algorithm")
     return algorithms
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebhookSettings:
+    """Webhook deliveries (API.md v1.3 "Webhooks"); durations in seconds."""
+
+    allowed_hosts: AllowedHosts = field(default_factory=AllowedHosts)
+    timeout: float = 10.0
+    retry_schedule: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+    batch_max: int = 100
+    lease: float = 30.0
+    secret_overlap: float = 86400.0
+
+    @classmethod
+    def from_env(cls) -> "WebhookSettings":
+        try:
+            allowed_hosts = AllowedHosts.parse(os.environ.get("WEBHOOK_ALLOWED_HOSTS", ""))
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+        raw_schedule = _text("WEBHOOK_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,10h")
+        settings = cls(
+            allowed_hosts=allowed_hosts,
+            timeout=_seconds_of("WEBHOOK_TIMEOUT", _text("WEBHOOK_TIMEOUT", "10s")),
+            retry_schedule=tuple(
+                _seconds_of("WEBHOOK_RETRY_SCHEDULE", step) for step in raw_schedule.split(",")
+            ),
+            batch_max=_integer("WEBHOOK_BATCH_MAX", cls.batch_max, minimum=1),
+            lease=_seconds_of("WEBHOOK_LEASE", _text("WEBHOOK_LEASE", "30s")),
+            secret_overlap=_seconds_of(
+                "WEBHOOK_SECRET_OVERLAP", _text("WEBHOOK_SECRET_OVERLAP", "24h")
+            ),
+        )
+        if settings.batch_max > MAX_WEBHOOK_BATCH:
+            raise ConfigError(f"WEBHOOK_BATCH_MAX must be at most {MAX_WEBHOOK_BATCH}")
+        # A lease must outlast the attempt its holder makes under it.
+        if settings.lease <= settings.timeout:
+            raise ConfigError("WEBHOOK_LEASE must be longer than WEBHOOK_TIMEOUT")
+        return settings
+
+
+MAX_WEBHOOK_BATCH = 1000  # as many as a page of GET /changes
 
 
 def span_export_from_env() -> bool:
@@ -195,6 +257,7 @@ class Settings:
     replica_urls: tuple[str, ...] = ()
     replica_max_lag: float = 1.0
     span_export: bool = False
+    webhooks: WebhookSettings = WebhookSettings()
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -225,4 +288,5 @@ class Settings:
             ),
             replica_max_lag=_number("REPLICA_MAX_LAG", cls.replica_max_lag, minimum=0),
             span_export=span_export_from_env(),
+            webhooks=WebhookSettings.from_env(),
         )

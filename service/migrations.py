@@ -24,7 +24,13 @@ from service.config import PROJECT_ROOT
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 SCHEMA_DIR = PROJECT_ROOT / "sql" / "schema"
 # In this order: the functions (each file's before those that call them), then the triggers.
-SCHEMA_FILES = ("change_context.sql", "feed.sql", "enrollments.sql", "triggers.sql")
+SCHEMA_FILES = (
+    "change_context.sql",
+    "feed.sql",
+    "enrollments.sql",
+    "triggers.sql",
+    "webhooks.sql",
+)
 LOCK_TIMEOUT_SECONDS = 60
 logger = logging.getLogger(__name__)
 

@@ -1,10 +1,12 @@
-"""Who is calling, and may they: API keys (`API_KEYS=name:key:scopes,...`, scopes `read` or
-`read+write`) and OAuth 2.0 access tokens (`OAUTH_*`, tokens.py), either or both.
+"""Who is calling, and may they: API keys (`API_KEYS=name:key:scopes,...`, scopes `read`,
+`read+write` or `read+write+admin`) and OAuth 2.0 access tokens (`OAUTH_*`, tokens.py),
+either or both.
 
 With either on, every request but the open paths needs `Authorization: Bearer <value>`; a
 value of three dot-separated parts is read as a token, anything else as a key. 401 when it is
-missing, not good or over 8 KiB (refused unread), 403 when it lacks the scope (`read` for GET
-and HEAD, `write` for the rest), 503 when a token arrives before the issuer's keys have loaded.
+missing, not good or over 8 KiB (refused unread), 403 when it lacks the scope (`admin` for
+`/webhooks`, else `read` for GET and HEAD and `write` for the rest; admin implies write, and
+write read), 503 when a token arrives before the issuer's keys have loaded.
 The caller's name becomes the actor in logs and history, and the scope of its idempotency keys.
 """
 
@@ -24,6 +26,7 @@ from service.plumbing.tokens import (
 from service.problems import Problem
 
 READ_METHODS = frozenset({"GET", "HEAD"})
+ADMIN_PATH = "/webhooks"  # and everything under it: subscriptions need the admin scope
 # Far above any real key or access token (a few hundred bytes to 2 KiB), far below what makes
 # parsing one a cost: a longer bearer is refused before anything reads it.
 LONGEST_BEARER_BYTES = 8 * 1024
@@ -125,7 +128,11 @@ class CallerCheck:
         if needed in caller.scopes:
             return None
         settings = self.tokens.settings
-        scope_name = settings.read_scope if needed == "read" else settings.write_scope
+        scope_name = {
+            "read": settings.read_scope,
+            "write": settings.write_scope,
+            "admin": settings.admin_scope,
+        }[needed]
         problem = Forbidden(f"the token lacks the {scope_name} scope")
         problem.headers["WWW-Authenticate"] = (
             f'Bearer error="insufficient_scope", scope="{scope_name}"'
@@ -142,4 +149,6 @@ def _record_caller(name: str) -> None:
 
 
 def _needed_scope(scope: Scope) -> str:
+    if scope["path"].startswith(ADMIN_PATH):
+        return "admin"
     return "read" if scope["method"] in READ_METHODS else "write"

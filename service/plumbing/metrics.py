@@ -138,12 +138,32 @@ REPLICA_USABLE = Gauge(
 )
 
 
+# Webhook deliveries (service/webhooks/delivery.py): attempts by outcome (delivered, failed,
+# disabled), how long each took, and how many matching changes each live subscription has yet
+# to acknowledge (refreshed every few seconds by each process's worker).
+webhook_deliveries = LocalCounter(
+    Counter("webhook_deliveries_total", "Webhook delivery attempts, by outcome", ["outcome"])
+)
+WEBHOOK_SECONDS = Histogram(
+    "webhook_delivery_seconds",
+    "Time a webhook delivery attempt took, from resolving the host to the answer",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+WEBHOOK_LAG = Gauge(
+    "webhook_lag",
+    "Matching changes committed after a subscription's cursor",
+    ["subscription"],
+    multiprocess_mode="livemax",
+)
+
+
 def flush_counts() -> None:
     """Add the counts kept in plain Python to their metrics."""
     requests_answered.flush()
     enrollments_created.flush()
     enrollments_rejected.flush()
     db_reads.flush()
+    webhook_deliveries.flush()
 
 
 def refresh(db: Database, watcher: ChangesWatcher) -> None:

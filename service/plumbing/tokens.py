@@ -50,7 +50,7 @@ class Caller:
     """Who a verified token speaks for, and what it allows, in API-key terms."""
 
     actor: str  # "oauth:" and the client_id, else the sub
-    scopes: frozenset[str]  # of "read" and "write"
+    scopes: frozenset[str]  # of "read", "write" and "admin"
     expires_at: float  # the token's exp, seconds since the epoch
 
 
@@ -204,13 +204,7 @@ class TokenCheck:
             raise TokenRefused("the token names no client_id or sub")
         granted = claims.get("scope", "")
         granted = set(granted.split()) if isinstance(granted, str) else set()
-        scopes = frozenset(
-            {"read", "write"}
-            if self.settings.write_scope in granted
-            else {"read"}
-            if self.settings.read_scope in granted
-            else set()
-        )
+        scopes = frozenset(_granted_scopes(self.settings, granted))
         return Caller(bounded_actor(f"oauth:{actor}"), scopes, float(claims["exp"]))
 
     def _signing_key(self, kid: Any) -> IssuerKey:
@@ -273,3 +267,15 @@ async def keep_keys_fresh(check: TokenCheck) -> None:
             continue
         floor = check.fetched_at + UNKNOWN_KID_REFETCH_SECONDS
         await asyncio.sleep(max(0.0, floor - time.monotonic()))
+
+
+def _granted_scopes(settings: OAuthSettings, granted: set[str]) -> set[str]:
+    """The service's scopes a token's `scope` claim grants: each implies the ones below it
+    (admin implies write, write implies read)."""
+    if settings.admin_scope in granted:
+        return {"read", "write", "admin"}
+    if settings.write_scope in granted:
+        return {"read", "write"}
+    if settings.read_scope in granted:
+        return {"read"}
+    return set()

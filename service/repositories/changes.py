@@ -12,12 +12,57 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import orjson
+
 from service.database import Database
+from service.pagination import decode_cursor, encode_cursor
+from service.problems import CursorExpired, Problem
 from service.queries import Connection, load_queries
 
 SQL = load_queries("changes")
 SEQUENCE_BATCH = 10_000
 EXPIRY_BATCH = 10_000
+CURSOR_PREFIX = "change:"  # a feed position, not an id: a collection's cursor is refused
+
+
+def encode_position(position: int) -> str:
+    """The feed cursor that resumes after `position`."""
+    return encode_cursor(position, CURSOR_PREFIX)
+
+
+def decode_position(cursor: str) -> int:
+    """The position a feed cursor resumes after; ValueError when it is not one."""
+    return decode_cursor(cursor, CURSOR_PREFIX, minimum=0)
+
+
+def as_item(change: dict[str, Any]) -> dict[str, Any]:
+    """A change as GET /changes (and a webhook delivery) shows it."""
+    data = change["data"]
+    return {
+        "cursor": encode_position(change["position"]),
+        "at": change["at"],
+        "entity": change["entity"],
+        "op": change["op"],
+        # The JSON text the trigger wrote, served as it is.
+        "key": orjson.Fragment(change["key"]),
+        "data": None if data is None else orjson.Fragment(data),
+    }
+
+
+def check_cursor(
+    after: int, *, last_position: int, expired_through: int, not_ours: Problem
+) -> None:
+    """Raise the problem a cursor resuming after `after` is: past what retention kept (410),
+    or past the last position ever handed out (`not_ours`: no cursor of this service's says
+    that)."""
+    if after < expired_through:
+        raise CursorExpired(
+            "the feed no longer keeps the changes after this cursor; read the collections "
+            "again, then follow the feed from oldest_cursor",
+            oldest_cursor=encode_position(expired_through),
+        )
+    if after > last_position:
+        raise not_ours
 
 
 @dataclass(frozen=True)

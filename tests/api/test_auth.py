@@ -13,8 +13,10 @@ from service.openapi import load_openapi
 from tests.conftest import assert_problem, unique
 
 READ_KEY, WRITE_KEY, OTHER_WRITE_KEY = "k1-read-secret", "k2-write-secret", "k3-write-secret"
+ADMIN_KEY = "k4-admin-secret"
 API_KEYS = (
     f"reports:{READ_KEY}:read,registrar:{WRITE_KEY}:read+write,billing:{OTHER_WRITE_KEY}:read+write"
+    f",platform:{ADMIN_KEY}:read+write+admin"
 )
 OPEN = {"/healthz", "/readyz", "/metrics"}
 OPERATIONS = sorted(
@@ -55,8 +57,13 @@ async def test_every_operation_needs_a_key_with_the_right_scope(
     assert await call(keyed, method, path, None) == 401
     assert await call(keyed, method, path, "not-a-key") == 401
     read = await call(keyed, method, path, READ_KEY)
-    assert read not in (401, 403) if method == "GET" else read == 403
-    assert await call(keyed, method, path, WRITE_KEY) not in (401, 403)
+    write = await call(keyed, method, path, WRITE_KEY)
+    if path.startswith("/webhooks"):  # the admin scope's alone
+        assert (read, write) == (403, 403)
+    else:
+        assert read not in (401, 403) if method == "GET" else read == 403
+        assert write not in (401, 403)
+    assert await call(keyed, method, path, ADMIN_KEY) not in (401, 403)  # admin implies all
 
 
 async def test_401_says_bearer_and_is_a_problem(keyed: httpx.AsyncClient) -> None:
@@ -110,8 +117,9 @@ def test_malformed_api_keys_name_the_entry_never_the_key(raw: str, message: str)
 
 
 def test_api_keys_parse_names_and_scopes() -> None:
-    keys = parse_api_keys(" reports:k:1:read , registrar:k2:read+write ")
+    keys = parse_api_keys(" reports:k:1:read , registrar:k2:read+write,ops:k3:read+write+admin ")
     assert [(k.name, k.secret, sorted(k.scopes)) for k in keys] == [
         ("reports", "k:1", ["read"]),
         ("registrar", "k2", ["read", "write"]),
+        ("ops", "k3", ["admin", "read", "write"]),
     ]

@@ -254,13 +254,14 @@ async def until_a_backend_waits_on_a_lock(url: str) -> None:
 
 
 async def until_refused(url: str) -> None:
-    """Once a new connection to `url` is refused, within five seconds."""
+    """Once a new connection to `url` is refused (or, accepted just before the listener
+    closed, closed unanswered), within five seconds."""
     deadline = time.monotonic() + 5
     async with httpx.AsyncClient(timeout=2) as fresh:
         while True:
             try:
                 await fresh.get(url)
-            except httpx.ConnectError:
+            except (httpx.ConnectError, httpx.RemoteProtocolError):
                 return
             assert time.monotonic() < deadline, f"{url} still answered 5 s on"
             await asyncio.sleep(0.02)

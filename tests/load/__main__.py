@@ -26,7 +26,7 @@ import psycopg
 
 from service.migrations import apply_migrations
 from service.queries import SQL_DIR
-from tests.load import feed, lean_rush, wrk
+from tests.load import feed, lean_rush, webhooks, wrk
 from tests.load.feed import FeedFollower
 from tests.load.scheduler import autogroup_warning
 from tests.load.seed import Dataset, overbooked, seed
@@ -279,6 +279,12 @@ def arguments() -> argparse.Namespace:
         help="only the three rushes (d), on the service and on the lean rush, side by side",
     )
     parser.add_argument(
+        "--webhooks",
+        action="store_true",
+        help="only the rushes (d) with no subscriber against one (a local receiver), and the"
+        " delivery lag",
+    )
+    parser.add_argument(
         "--tracing",
         action="store_true",
         help="only (a) with span export off, and on with 1%% and all of the traces sampled",
@@ -355,12 +361,14 @@ def start_service(
 
 
 @contextlib.contextmanager
-def seeded_service(args: argparse.Namespace) -> Iterator[tuple[str, Dataset, RunningService]]:
+def seeded_service(
+    args: argparse.Namespace, **more: str
+) -> Iterator[tuple[str, Dataset, RunningService]]:
     """service_on() a Postgres of its own, with a log directory for the service."""
     with (
         postgres_server() as server,
         tempfile.TemporaryDirectory() as logs,
-        service_on(server, args, Path(logs)) as running,
+        service_on(server, args, Path(logs), **more) as running,
     ):
         yield running
 
@@ -769,6 +777,57 @@ def rushes_against_lean(args: argparse.Namespace) -> None:
         sys.exit(f"FAILED: {check}; 5xx or socket errors in {failed}")
 
 
+WEBHOOK_RUSHES = (RUSH, PLENTY_RUSH)
+
+
+def rushes_with_a_subscriber(args: argparse.Namespace) -> None:
+    """The registration rush and the plenty rush on one service, with no webhook subscriber
+    and with one (every entity, to a local receiver answering 200: tests/load/webhooks.py),
+    in alternating rounds; each run starts with empty courses, audited first. Prints each
+    ratio and the delivery lag (commit to the receiver's 200) during the subscribed runs."""
+    settings = {
+        "WEBHOOK_ALLOWED_HOSTS": webhooks.RECEIVER_HOST,
+        "API_KEYS": f"load:{KEY}:read+write+admin",
+    }
+    with seeded_service(args, **settings) as (url, data, service):
+        lua = scenarios(data)
+        checks: list[str] = []
+
+        def audit_and_empty() -> None:
+            checks.append(url_check(url))
+            empty_rush(url, data)
+
+        results: dict[str, wrk.Result] = {}
+        ratios: dict[str, list[float]] = {}
+        probe = data.max_student_id
+        with webhooks.subscribed(service.url, HEADERS, probe) as follower:
+            alone = Target(service.url, worker_processes(service.process.pid))
+            subscribed = dataclasses.replace(alone, beside=follower.following)
+            warm_up(alone, lua[A], args)
+            for name in WEBHOOK_RUSHES:
+                rounds = alternate(
+                    [(alone, lua[name]), (subscribed, lua[name])], args, audit_and_empty
+                )
+                results[name] = median_round([without for without, _ in rounds])
+                results[f"{name}, subscribed"] = median_round([with_one for _, with_one in rounds])
+                ratios[name] = [with_one.rate / without.rate for without, with_one in rounds]
+            audit_and_empty()
+    print_table(results)
+    for name, values in ratios.items():
+        print(figure(f"{name} req/s, subscribed / not", values))
+    p50s, p99s = feed.summary(follower)
+    print(
+        f"delivery lag, commit to the receiver's 200 (ms, per subscribed run): p50 "
+        f"{', '.join(f'{v:.1f}' for v in p50s)}; p99 {', '.join(f'{v:.1f}' for v in p99s)}; "
+        f"{follower.missed} probes never delivered; {follower.delivered} deliveries"
+    )
+    check = next((c for c in checks if not consistent(c)), checks[-1])
+    print(f"after the rushes: {check}")
+    failed = [n for n, r in results.items() if r.errors or any(s >= 500 for s in r.statuses)]
+    if not consistent(check) or failed or follower.missed:
+        sys.exit(f"FAILED: {check}; 5xx or socket errors in {failed}; {follower.missed} missed")
+
+
 def tokens_against_keys(args: argparse.Namespace) -> None:
     """(a) with an OAuth access token against (a) with an API key, on one service with both
     on (the key set from a file), in alternating rounds. One RS256 token, as a client
@@ -923,6 +982,8 @@ def main() -> None:
         tokens_against_keys(args)
     elif args.rush:
         rushes_against_lean(args)
+    elif args.webhooks:
+        rushes_with_a_subscriber(args)
     elif args.tracing:
         tracing_cost(args)
     elif args.target_url:

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -33,29 +34,38 @@ class FeedFollower:
         """Read and probe for as long as the block runs; the run's latencies go to `runs`."""
         written: dict[str, float] = {}
         seen: dict[str, float] = {}
-        stop_probing, stop_reading = threading.Event(), threading.Event()
-        cursor = self._head()
-        reader = threading.Thread(target=self._read, args=(cursor, seen, stop_reading))
-        prober = threading.Thread(target=self._probe, args=(written, stop_probing))
+        stop_probing = threading.Event()
+        with self.seeing(seen):
+            prober = threading.Thread(target=self._probe, args=(written, stop_probing))
+            prober.start()
+            try:
+                yield
+            finally:
+                stop_probing.set()
+                prober.join()
+                deadline = time.monotonic() + CATCH_UP_SECONDS
+                while time.monotonic() < deadline and not written.keys() <= seen.keys():
+                    time.sleep(0.05)
+        self.runs.append([(seen[n] - written[n]) * 1000 for n in written if n in seen])
+        self.missed += len(written.keys() - seen.keys())
+
+    @contextlib.contextmanager
+    def seeing(self, seen: dict[str, float]) -> Iterator[None]:
+        """While the block runs, note in `seen` when each probe arrives: here, a reader
+        long-polling the feed from its head."""
+        stop_reading = threading.Event()
+        reader = threading.Thread(target=self._read, args=(self.head(), seen, stop_reading))
         reader.start()
-        prober.start()
         try:
             yield
         finally:
-            stop_probing.set()
-            prober.join()
-            deadline = time.monotonic() + CATCH_UP_SECONDS
-            while time.monotonic() < deadline and not written.keys() <= seen.keys():
-                time.sleep(0.05)
             stop_reading.set()
             reader.join()
-        self.runs.append([(seen[n] - written[n]) * 1000 for n in written if n in seen])
-        self.missed += len(written.keys() - seen.keys())
 
     def _client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers=self.headers, timeout=WAIT_SECONDS + 30)
 
-    def _head(self) -> str:
+    def head(self) -> str:
         with self._client() as client:
             cursor = ""
             while True:
@@ -74,9 +84,7 @@ class FeedFollower:
                 }
                 page = client.get("/changes", params=params).raise_for_status().json()
                 arrived = time.time()
-                for change in page["items"]:
-                    if change["entity"] == "student" and change["data"]:
-                        seen.setdefault(change["data"]["first_name"], arrived)
+                note_probes(page["items"], seen, arrived)
                 cursor = page["next_cursor"]
 
     def _probe(self, written: dict[str, float], stop: threading.Event) -> None:
@@ -88,6 +96,13 @@ class FeedFollower:
                 name = f"Probe{number}"
                 client.patch(path, json={"first_name": name}).raise_for_status()
                 written[name] = time.time()
+
+
+def note_probes(items: list[dict[str, Any]], seen: dict[str, float], arrived: float) -> None:
+    """Note when each probe among the feed's `items` first arrived."""
+    for change in items:
+        if change["entity"] == "student" and change["data"]:
+            seen.setdefault(change["data"]["first_name"], arrived)
 
 
 def percentile(values: list[float], share: float) -> float:
