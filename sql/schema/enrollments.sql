@@ -183,8 +183,8 @@ BEGIN
         )
         SELECT array_agg(id ORDER BY id) FILTER (WHERE seats > 0) INTO freed FROM counted;
         PERFORM promote_waitlisted(course) FROM unnest(freed) AS course;
-        INSERT INTO changes (entity, op, key)
-        SELECT 'enrollment', 'delete', feed_key(o::student_courses)
+        INSERT INTO changes (entity, op, key, was)
+        SELECT 'enrollment', 'delete', feed_key(o::student_courses), feed_data(o::student_courses)
         FROM old_rows AS o ORDER BY o.course_id, o.student_id;
     END IF;
     RETURN NULL;

@@ -76,7 +76,9 @@ CREATE OR REPLACE FUNCTION record_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN
-        INSERT INTO changes (entity, op, key) VALUES (TG_ARGV[0], 'delete', feed_key(OLD));
+        -- `was`: what it last looked like, for OneRoster's tombstones (migration 0020).
+        INSERT INTO changes (entity, op, key, was)
+        VALUES (TG_ARGV[0], 'delete', feed_key(OLD), feed_data(OLD));
     ELSE
         INSERT INTO changes (entity, op, key, data)
         VALUES (TG_ARGV[0], 'upsert', feed_key(NEW), feed_data(NEW));
