@@ -11,8 +11,10 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from service.changes_watcher import ChangesWatcher
-from service.config import Settings, WebhookSettings
+from service.config import OneRosterSettings, Settings, WebhookSettings
 from service.database import Database, open_database
+from service.oneroster import routes as oneroster_routes
+from service.oneroster.paging import Paging
 from service.plumbing import metrics
 from service.plumbing.access_log import access_log
 from service.plumbing.front_door import FrontDoor
@@ -45,6 +47,8 @@ class State(TypedDict):
     full_courses: FullCourses
     webhook_settings: WebhookSettings
     webhook_deliveries: DeliveryWorker
+    oneroster_settings: OneRosterSettings
+    oneroster_paging: Paging
 
 
 def create_app(
@@ -84,6 +88,8 @@ def create_app(
                     "full_courses": FullCourses(),
                     "webhook_settings": settings.webhooks,
                     "webhook_deliveries": deliveries,
+                    "oneroster_settings": settings.oneroster,
+                    "oneroster_paging": Paging(),
                 }
         finally:
             await deliveries.stop(settings.shutdown_timeout)
@@ -111,6 +117,7 @@ def create_app(
             *courses.routes,
             *changes_routes.routes,
             *webhooks.routes,
+            *oneroster_routes.routes,
             *health.routes,
             *metrics_routes.routes,
             *docs.routes,

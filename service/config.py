@@ -3,7 +3,7 @@
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from service.webhooks.destinations import AllowedHosts
@@ -205,6 +205,70 @@ class WebhookSettings:
 MAX_WEBHOOK_BATCH = 1000  # as many as a page of GET /changes
 
 
+@dataclass(frozen=True)
+class OneRosterSchool:
+    """The one school (a OneRoster `org` of type `school`) every record belongs to."""
+
+    sourced_id: str = "school"
+    name: str = "School"
+    identifier: str = "school"
+
+    @classmethod
+    def parse(cls, raw: str) -> "OneRosterSchool":
+        parts = raw.split("|")
+        if len(parts) != 3 or not all(part.strip() for part in parts):
+            raise ConfigError(f"ONEROSTER_SCHOOL must be sourcedId|name|identifier, got {raw!r}")
+        return cls(*(part.strip() for part in parts))
+
+
+@dataclass(frozen=True)
+class OneRosterTerm:
+    """The one term (a OneRoster `academicSession` of type `term`) every class is held in;
+    the end date is exclusive, as the binding has it."""
+
+    sourced_id: str
+    title: str
+    start_date: date
+    end_date: date
+    school_year: str
+
+    @classmethod
+    def parse(cls, raw: str) -> "OneRosterTerm":
+        parts = [part.strip() for part in raw.split("|")]
+        usage = f"ONEROSTER_TERM must be sourcedId|title|startDate|endDate|schoolYear, got {raw!r}"
+        if len(parts) != 5 or not all(parts):
+            raise ConfigError(usage)
+        try:
+            start, end = date.fromisoformat(parts[2]), date.fromisoformat(parts[3])
+        except ValueError:
+            raise ConfigError(usage + " (dates as YYYY-MM-DD)") from None
+        if end <= start or not (parts[4].isdigit() and len(parts[4]) == 4):
+            raise ConfigError(usage + " (the end after the start, the year as YYYY)")
+        return cls(parts[0], parts[1], start, end, parts[4])
+
+    @classmethod
+    def this_year(cls) -> "OneRosterTerm":
+        """The default: the calendar year the service started in."""
+        year = date.today().year
+        return cls(f"term-{year}", str(year), date(year, 1, 1), date(year + 1, 1, 1), str(year))
+
+
+@dataclass(frozen=True, kw_only=True)
+class OneRosterSettings:
+    """The OneRoster 1.2 read service (API.md v1.3): its school and term."""
+
+    school: OneRosterSchool = field(default_factory=OneRosterSchool)
+    term: OneRosterTerm = field(default_factory=OneRosterTerm.this_year)
+
+    @classmethod
+    def from_env(cls) -> "OneRosterSettings":
+        school, term = _text("ONEROSTER_SCHOOL", ""), _text("ONEROSTER_TERM", "")
+        return cls(
+            school=OneRosterSchool.parse(school) if school else OneRosterSchool(),
+            term=OneRosterTerm.parse(term) if term else OneRosterTerm.this_year(),
+        )
+
+
 def span_export_from_env() -> bool:
     """Whether the standard OpenTelemetry variables turn span export on (API.md v1.2
     "Tracing"): OTEL_TRACES_EXPORTER=otlp, or an OTLP endpoint set; never with
@@ -258,6 +322,7 @@ class Settings:
     replica_max_lag: float = 1.0
     span_export: bool = False
     webhooks: WebhookSettings = WebhookSettings()
+    oneroster: OneRosterSettings = field(default_factory=OneRosterSettings)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -289,4 +354,5 @@ class Settings:
             replica_max_lag=_number("REPLICA_MAX_LAG", cls.replica_max_lag, minimum=0),
             span_export=span_export_from_env(),
             webhooks=WebhookSettings.from_env(),
+            oneroster=OneRosterSettings.from_env(),
         )

@@ -5,8 +5,9 @@ either or both.
 With either on, every request but the open paths needs `Authorization: Bearer <value>`; a
 value of three dot-separated parts is read as a token, anything else as a key. 401 when it is
 missing, not good or over 8 KiB (refused unread), 403 when it lacks the scope (`admin` for
-`/webhooks`, else `read` for GET and HEAD and `write` for the rest; admin implies write, and
-write read), 503 when a token arrives before the issuer's keys have loaded.
+`/webhooks`, OneRoster's own under its base path, else `read` for GET and HEAD and `write` for
+the rest; admin implies write, and write read, and read OneRoster), 503 when a token arrives
+before the issuer's keys have loaded.
 The caller's name becomes the actor in logs and history, and the scope of its idempotency keys.
 """
 
@@ -14,6 +15,7 @@ import hmac
 
 from starlette.types import Scope
 
+from service import oneroster
 from service.config import ApiKey
 from service.plumbing import OPERATIONAL_PATHS, context
 from service.plumbing.tokens import (
@@ -109,7 +111,7 @@ class CallerCheck:
             return self._unauthorized("send Authorization: Bearer with a valid key or token")
         _record_caller(key.name)
         needed = _needed_scope(scope)
-        if needed not in key.scopes:
+        if not _allows(key.scopes, needed):
             return Forbidden(f"key {key.name!r} lacks the {needed} scope")
         return None
 
@@ -125,13 +127,14 @@ class CallerCheck:
             return self._unauthorized("the token is malformed")
         _record_caller(caller.actor)
         needed = _needed_scope(scope)
-        if needed in caller.scopes:
+        if _allows(caller.scopes, needed):
             return None
         settings = self.tokens.settings
         scope_name = {
             "read": settings.read_scope,
             "write": settings.write_scope,
             "admin": settings.admin_scope,
+            **oneroster.SCOPE_URIS,
         }[needed]
         problem = Forbidden(f"the token lacks the {scope_name} scope")
         problem.headers["WWW-Authenticate"] = (
@@ -149,6 +152,15 @@ def _record_caller(name: str) -> None:
 
 
 def _needed_scope(scope: Scope) -> str:
-    if scope["path"].startswith(ADMIN_PATH):
+    path = scope["path"]
+    if path.startswith(ADMIN_PATH):
         return "admin"
+    if path.startswith(oneroster.BASE_PATH):
+        return oneroster.needed_scope(path)
     return "read" if scope["method"] in READ_METHODS else "write"
+
+
+def _allows(scopes: frozenset[str], needed: str) -> bool:
+    """Whether a caller with `scopes` may make a request that needs `needed`: the service's
+    read scope reads OneRoster too."""
+    return needed in scopes or (needed in oneroster.SCOPE_URIS and "read" in scopes)

@@ -17,6 +17,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.config import ApiKey
+from service.oneroster import BASE_PATH as ONEROSTER_BASE
+from service.oneroster.errors import status_info_response
 from service.plumbing import context, metrics
 from service.plumbing.auth import CallerCheck
 from service.plumbing.telemetry import record, request_id_of
@@ -88,7 +90,10 @@ class FrontDoor:
             outcome.problem_type = PROBLEM_BASE + problem.kind
             if outcome.status:  # the response had begun: all we can do is drop the connection
                 raise
-            await problem_response(problem, scope["path"])(scope, receive, send)
+            if scope["path"].startswith(ONEROSTER_BASE):  # that surface answers in its own way
+                await status_info_response(problem)(scope, receive, send)
+            else:
+                await problem_response(problem, scope["path"])(scope, receive, send)
 
 
 def _as_problem(scope: Scope, error: Exception) -> Problem | None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import jwt
 
+from service import oneroster
 from service.config import OAuthSettings
 
 logger = logging.getLogger("service.auth")
@@ -270,12 +271,16 @@ async def keep_keys_fresh(check: TokenCheck) -> None:
 
 
 def _granted_scopes(settings: OAuthSettings, granted: set[str]) -> set[str]:
-    """The service's scopes a token's `scope` claim grants: each implies the ones below it
-    (admin implies write, write implies read)."""
+    """The service's scopes a token's `scope` claim grants, each claimed scope compared whole:
+    each implies the ones below it (admin implies write, write implies read; OneRoster's
+    roster implies roster-core)."""
+    roster = {name for name, uri in oneroster.SCOPE_URIS.items() if uri in granted}
+    if "roster" in roster:
+        roster.add("roster-core")
     if settings.admin_scope in granted:
-        return {"read", "write", "admin"}
+        return {"read", "write", "admin"} | roster
     if settings.write_scope in granted:
-        return {"read", "write"}
+        return {"read", "write"} | roster
     if settings.read_scope in granted:
-        return {"read"}
-    return set()
+        return {"read"} | roster
+    return roster

@@ -123,3 +123,13 @@ def test_api_keys_parse_names_and_scopes() -> None:
         ("registrar", "k2", ["read", "write"]),
         ("ops", "k3", ["admin", "read", "write"]),
     ]
+
+
+async def test_a_read_key_reads_oneroster_and_no_key_gets_its_401(keyed: httpx.AsyncClient) -> None:
+    users = "/ims/oneroster/rostering/v1p2/users"
+    assert (await keyed.get(users, headers=bearer(READ_KEY))).status_code == 200
+    refused = await keyed.get(users)
+    assert refused.status_code == 401
+    minor = refused.json()["imsx_CodeMinor"]["imsx_codeMinorField"][0]
+    assert minor["imsx_codeMinorFieldValue"] == "unauthorisedrequest"
+    assert refused.headers["www-authenticate"] == "Bearer"

@@ -386,3 +386,53 @@ async def test_with_tokens_alone_every_operation_but_the_open_three_needs_a_toke
                     assert write not in (401, 403), (method, path)
                 # Admin implies write and read.
                 assert await call(client, method, path, admin) not in (401, 403), (method, path)
+
+
+ROSTER_SCOPES = "https://purl.imsglobal.org/spec/or/v1p2/scope/"
+
+
+@pytest.mark.parametrize(
+    ("scope", "core", "relationship", "demographics"),
+    [
+        (ROSTER_SCOPES + "roster-core.readonly", 200, 403, 403),
+        (ROSTER_SCOPES + "roster.readonly", 200, 200, 403),
+        (ROSTER_SCOPES + "roster-demographics.readonly", 403, 403, 200),
+        ("enrollment.read", 200, 200, 200),  # the service's read scope reads it all
+        # A scope that merely holds the name is not the scope.
+        (ROSTER_SCOPES + "roster-core.readonly.extra", 403, 403, 403),
+        ("x" + ROSTER_SCOPES + "roster.readonly", 403, 403, 403),
+        ("profile", 403, 403, 403),
+    ],
+)
+async def test_oneroster_takes_its_own_scopes_each_compared_whole(
+    client: httpx.AsyncClient,
+    signing_keys: tuple[SigningKey, SigningKey],
+    scope: str,
+    core: int,
+    relationship: int,
+    demographics: int,
+) -> None:
+    token = mint(signing_keys[0], scope=scope)
+    base = "/ims/oneroster/rostering/v1p2"
+    school = await client.get(f"{base}/schools", headers=bearer(mint(signing_keys[0])))
+    school_id = school.json()["orgs"][0]["sourcedId"]
+    statuses = [
+        (await client.get(base + path, headers=bearer(token))).status_code
+        for path in ("/users", f"/schools/{school_id}/students", "/demographics")
+    ]
+    assert statuses == [core, relationship, demographics]
+    refused = await client.get(base + "/users", headers=bearer(mint(signing_keys[0], scope="x")))
+    info = refused.json()
+    assert info["imsx_CodeMinor"]["imsx_codeMinorField"][0]["imsx_codeMinorFieldValue"] == (
+        "forbidden"
+    )
+    assert refused.headers["www-authenticate"] == (
+        f'Bearer error="insufficient_scope", scope="{ROSTER_SCOPES}roster-core.readonly"'
+    )
+    anonymous = await client.get(base + "/users")
+    assert anonymous.status_code == 401
+    assert (
+        anonymous.json()["imsx_CodeMinor"]["imsx_codeMinorField"][0]["imsx_codeMinorFieldValue"]
+        == "unauthorisedrequest"
+    )
+    assert anonymous.headers["www-authenticate"] == 'Bearer error="invalid_token"'

@@ -285,6 +285,12 @@ def arguments() -> argparse.Namespace:
         " delivery lag",
     )
     parser.add_argument(
+        "--oneroster",
+        action="store_true",
+        help="only OneRoster: /users read in pages of 100 from the first to the last (1M"
+        " students unless --smoke), and a page of /users against GET /students?limit=100",
+    )
+    parser.add_argument(
         "--tracing",
         action="store_true",
         help="only (a) with span export off, and on with 1%% and all of the traces sampled",
@@ -298,6 +304,8 @@ def arguments() -> argparse.Namespace:
     args = parser.parse_args()
     if args.million:
         args.students, args.enrollments = 1_000_000, 5_000_000
+    if args.oneroster and not args.smoke:
+        args.students = 1_000_000
     if args.smoke:
         args.students, args.courses, args.enrollments = 500, 20, 2_000
         args.seconds, args.connections, args.rounds = 1, 8, 1
@@ -828,6 +836,52 @@ def rushes_with_a_subscriber(args: argparse.Namespace) -> None:
         sys.exit(f"FAILED: {check}; 5xx or socket errors in {failed}; {follower.missed} missed")
 
 
+ROSTER_USERS = "/ims/oneroster/rostering/v1p2/users"
+EDGE_PAGES = 10
+
+
+def oneroster_paging(args: argparse.Namespace) -> None:
+    """OneRoster's /users read in order in pages of 100, as an LMS syncing reads it, from
+    offset 0 to the end: the median latency of the last EDGE_PAGES pages against the first
+    (the resume points keep it flat). Then the first page of /users against GET
+    /students?limit=100 under wrk, in alternating rounds: what the mapping costs."""
+    with seeded_service(args) as (_, data, service):
+        latencies: list[float] = []
+        with httpx.Client(base_url=service.url, headers=HEADERS, timeout=60) as client:
+            offset, total = 0, 1
+            while offset < total:
+                started = time.perf_counter()
+                page = client.get(ROSTER_USERS, params={"limit": 100, "offset": offset})
+                latencies.append((time.perf_counter() - started) * 1000)
+                page.raise_for_status()
+                total = int(page.headers["x-total-count"])
+                offset += len(page.json()["users"])
+        assert offset == data.students, f"read {offset} users of {data.students}"
+        target = Target(service.url, worker_processes(service.process.pid))
+        roster_page = call("GET", f'"{ROSTER_USERS}?limit=100"')
+        students_page = call("GET", '"/students?limit=100"')
+        warm_up(target, roster_page, args)
+        warm_up(target, students_page, args)
+        rounds = alternate([(target, students_page), (target, roster_page)], args)
+    first = statistics.median(latencies[:EDGE_PAGES])
+    last = statistics.median(latencies[-EDGE_PAGES:])
+    print(
+        f"/users read in order: {len(latencies)} pages of 100 of {data.students:,} students;"
+        f" median ms of the first {EDGE_PAGES} = {first:.2f}, of the last {EDGE_PAGES} ="
+        f" {last:.2f}; last / first = {last / first:.2f}"
+    )
+    print_table(
+        {
+            "GET /students?limit=100": median_round([r[0] for r in rounds]),
+            "OneRoster /users?limit=100": median_round([r[1] for r in rounds]),
+        }
+    )
+    print(figure("/users page req/s / /students page req/s", [r.rate / s.rate for s, r in rounds]))
+    failed = [r for pair in rounds for r in pair if r.errors or set(r.statuses) != {200}]
+    if failed:
+        sys.exit("FAILED: errors or answers other than 200")
+
+
 def tokens_against_keys(args: argparse.Namespace) -> None:
     """(a) with an OAuth access token against (a) with an API key, on one service with both
     on (the key set from a file), in alternating rounds. One RS256 token, as a client
@@ -984,6 +1038,8 @@ def main() -> None:
         rushes_against_lean(args)
     elif args.webhooks:
         rushes_with_a_subscriber(args)
+    elif args.oneroster:
+        oneroster_paging(args)
     elif args.tracing:
         tracing_cost(args)
     elif args.target_url:

@@ -178,4 +178,27 @@ MUTATIONS = (
             f"{API}/test_full_courses.py::test_a_course_found_full_answers_as_before_and_a_freed_seat_is_taken",
         ),
     ),
+    Mutation(
+        "a stale webhook lease holder may still send",
+        "sql/webhooks.sql",
+        "WHERE id = :webhook_id AND lease_owner = :owner AND status IN ('active', 'failing')",
+        "WHERE id = :webhook_id AND status IN ('active', 'failing')",
+        ("tests/test_webhook_processes.py::test_a_stale_lease_holders_commit_changes_nothing",),
+    ),
+    Mutation(
+        "a webhook signature leaves out the delivery's id",
+        "service/webhooks/signing.py",
+        '    signed = f"{delivery_id}.{timestamp}.".encode() + body',
+        '    signed = f"{timestamp}.".encode() + body',
+        (
+            f"{API}/test_webhooks.py::test_every_change_is_delivered_once_in_feed_order_as_changes_shows_it",
+        ),
+    ),
+    Mutation(
+        "a OneRoster filter's OR can widen the endpoint's scope",
+        "service/oneroster/filters.py",
+        '    return "(" + f" {parsed.joiner} ".join(conditions) + ")"',
+        '    return f" {parsed.joiner} ".join(conditions)',
+        (f"{API}/test_oneroster.py::test_or_inside_a_relationship_collection_stays_inside_it",),
+    ),
 )
