@@ -77,89 +77,112 @@ LIMIT :limit;
 -- name: select-webhook-exists
 SELECT EXISTS (SELECT FROM webhooks WHERE id = :webhook_id);
 
--- name: expire-webhook-cursors
--- A subscription whose cursor has fallen out of the feed's retention can no longer be served
--- gap-free: it becomes expired, its delivery dropped, until a PATCH gives it a fresh cursor.
-UPDATE webhooks
-SET status = 'expired', delivery_id = NULL, delivery_through = NULL, failures = 0,
-    next_attempt_at = NULL, lease_owner = NULL, lease_until = NULL, updated_at = now()
-WHERE status IN ('active', 'paused', 'failing')
-      AND cursor_position < (SELECT expired_through FROM change_feed_state)
-RETURNING id;
-
 -- name: claim-webhooks
--- Up to :room subscriptions with changes to deliver and no backoff, lease or pause holding
--- them, each leased to a fresh owner token for :lease seconds. SKIP LOCKED: processes
--- claiming at once each take others, and none waits.
-WITH due AS (
+-- One claim round, one round trip. A subscription whose cursor has fallen out of the feed's
+-- retention can no longer be served gap-free: it becomes expired (its delivery dropped)
+-- until a PATCH gives it a fresh cursor. Then up to :room subscriptions with changes to
+-- deliver and no backoff, lease or pause holding them are leased, each to a fresh owner
+-- token for :lease seconds; SKIP LOCKED: processes claiming at once each take others, and
+-- none waits. One row with `live` (how many subscriptions are active or failing) and the
+-- `expired` ids, then one more per claim.
+WITH feed AS (
+    SELECT last_position, expired_through FROM change_feed_state
+), expired AS (
+    UPDATE webhooks
+    SET status = 'expired', delivery_id = NULL, delivery_through = NULL, failures = 0,
+        next_attempt_at = NULL, lease_owner = NULL, lease_until = NULL, updated_at = now()
+    WHERE status IN ('active', 'paused', 'failing')
+          AND cursor_position < (SELECT expired_through FROM feed)
+    RETURNING id
+), due AS (
     SELECT w.id
-    FROM webhooks AS w
+    FROM webhooks AS w, feed
     WHERE w.status IN ('active', 'failing')
           AND (w.lease_until IS NULL OR w.lease_until < now())
           AND (w.next_attempt_at IS NULL OR w.next_attempt_at <= now())
-          AND w.cursor_position < (SELECT last_position FROM change_feed_state)
+          AND w.cursor_position < feed.last_position
+          AND w.cursor_position >= feed.expired_through  -- not one `expired` takes
     ORDER BY w.next_attempt_at NULLS FIRST, w.id
     LIMIT :room
-    FOR UPDATE SKIP LOCKED
+    FOR UPDATE OF w SKIP LOCKED
+), claimed AS (
+    UPDATE webhooks AS w
+    SET lease_owner = gen_random_uuid(), lease_until = now() + make_interval(secs => :lease)
+    FROM due
+    WHERE w.id = due.id
+    RETURNING w.id, w.lease_owner, w.entities, w.failures
 )
-UPDATE webhooks AS w
-SET lease_owner = gen_random_uuid(), lease_until = now() + make_interval(secs => :lease)
-FROM due
-WHERE w.id = due.id
-RETURNING w.id, w.lease_owner, w.url, w.entities, w.cursor_position, w.delivery_id,
-          w.delivery_through, w.failures;
+SELECT (SELECT count(*) FROM webhooks WHERE status IN ('active', 'failing')) AS live,
+       (SELECT array_agg(id) FROM expired) AS expired,
+       claimed.id, claimed.lease_owner, claimed.entities, claimed.failures
+FROM (SELECT) AS one_row
+LEFT JOIN claimed ON true;
 
--- name: select-delivery-changes
--- The changes a delivery holds: up to :limit matching ones after :after_position, through
--- :through_position (NULL: the feed's head), in feed order; with the head as read.
-SELECT state.last_position, c.position, c.at, c.entity, c.op, c.key, c.data
-FROM change_feed_state AS state
-LEFT JOIN LATERAL (
-    SELECT position, at, entity, op, key, data
-    FROM changes
-    WHERE position > :after_position
-          AND position <= coalesce(:through_position, state.last_position)
-          AND entity = ANY(:entities::text[])
-    ORDER BY position
+-- name: take-delivery
+-- A delivery's one round trip, under the lease only (no row when it is lost: taken over,
+-- or the subscription changed, paused or deleted). The delivery just acknowledged
+-- (:acknowledged, its webhook-id; NULL for none) moves the cursor to its end, ends any
+-- backoff and is recorded as an attempt. Then, with :take_next, the next is taken: the one
+-- in hand when it is to be sent again (same id, same range), else up to :limit matching
+-- changes after the cursor under the id :new_id, its range ending at its last change when
+-- it is full and at the feed's head when not (so that changes that do not match are passed
+-- over too). When none matches, the cursor moves to where the range would end, and no
+-- delivery is in hand. The first row holds the subscription as left (`delivery_id` NULL:
+-- nothing to send); each row one change of the delivery, in feed order.
+WITH current AS (
+    SELECT CASE WHEN w.delivery_id = :acknowledged THEN w.delivery_through
+                ELSE w.cursor_position END AS after,
+           CASE WHEN w.delivery_id = :acknowledged THEN NULL ELSE w.delivery_id END AS held_id,
+           CASE WHEN w.delivery_id = :acknowledged THEN NULL
+                ELSE w.delivery_through END AS held_through,
+           (SELECT last_position FROM change_feed_state) AS head
+    FROM webhooks AS w
+    WHERE w.id = :webhook_id
+), batch AS (
+    SELECT c.position, c.at, c.entity, c.op, c.key, c.data
+    FROM current, changes AS c
+    WHERE :take_next
+          AND c.position > current.after
+          AND c.position <= coalesce(current.held_through, current.head)
+          AND c.entity = ANY(:entities::text[])
+    ORDER BY c.position
     LIMIT :limit
-) AS c ON true
-ORDER BY c.position;
-
--- name: begin-delivery
--- Before each attempt, under the lease only: the delivery's id and range, kept until it
--- succeeds (a retry re-sends them), the lease extended, and the secrets to sign with. No
--- row: the lease is lost (taken over, or the subscription changed, paused or deleted).
-UPDATE webhooks
-SET delivery_id = :delivery_id, delivery_through = :through_position,
-    lease_until = now() + make_interval(secs => :lease)
-WHERE id = :webhook_id AND lease_owner = :owner AND status IN ('active', 'failing')
-RETURNING url, secret,
-          CASE WHEN previous_secret_until > now() THEN previous_secret END AS previous_secret;
-
--- name: skip-to
--- No matching change up to :through_position: the cursor moves there without a delivery.
-UPDATE webhooks
-SET cursor_position = :through_position, lease_until = now() + make_interval(secs => :lease)
-WHERE id = :webhook_id AND lease_owner = :owner AND cursor_position < :through_position
-RETURNING id;
-
--- name: record-success
--- The delivery acknowledged, under the lease only: the cursor moves to its end, the backoff
--- ends, and the attempt is recorded. No row: the lease was lost and nothing changed.
-WITH acknowledged AS (
-    UPDATE webhooks
-    SET cursor_position = delivery_through, delivery_id = NULL, delivery_through = NULL,
-        failures = 0, next_attempt_at = NULL, failing_since = NULL,
-        status = CASE WHEN status = 'failing' THEN 'active' ELSE status END,
+), span AS (
+    SELECT count(*) AS n, max(position) AS last FROM batch
+), taken AS (
+    UPDATE webhooks AS w
+    SET cursor_position = CASE WHEN :take_next AND span.n = 0
+                               THEN greatest(current.after,
+                                             coalesce(current.held_through, current.head))
+                               ELSE current.after END,
+        delivery_id = CASE WHEN span.n > 0 THEN coalesce(current.held_id, :new_id) END,
+        delivery_through = CASE WHEN span.n = 0 THEN NULL
+                                WHEN current.held_through IS NOT NULL THEN current.held_through
+                                WHEN span.n = :limit THEN span.last
+                                ELSE current.head END,
+        failures = CASE WHEN :acknowledged::text IS NULL THEN w.failures ELSE 0 END,
+        next_attempt_at = CASE WHEN :acknowledged::text IS NULL THEN w.next_attempt_at END,
+        failing_since = CASE WHEN :acknowledged::text IS NULL THEN w.failing_since END,
+        status = CASE WHEN :acknowledged::text IS NOT NULL AND w.status = 'failing' THEN 'active'
+                      ELSE w.status END,
         lease_until = now() + make_interval(secs => :lease)
-    WHERE id = :webhook_id AND lease_owner = :owner AND delivery_id = :delivery_id
-    RETURNING id
+    FROM current, span
+    WHERE w.id = :webhook_id AND w.lease_owner = :owner AND w.status IN ('active', 'failing')
+    RETURNING w.delivery_id, w.url, w.secret,
+              CASE WHEN w.previous_secret_until > now() THEN w.previous_secret END
+                  AS previous_secret
+), recorded AS (
+    INSERT INTO webhook_attempts
+        (webhook_id, at, first_position, last_position, status_code, duration_ms)
+    SELECT :webhook_id, :at, :first_position, :last_position, :status_code, :duration_ms
+    FROM taken
+    WHERE :acknowledged::text IS NOT NULL
 )
-INSERT INTO webhook_attempts
-    (webhook_id, at, first_position, last_position, status_code, duration_ms)
-SELECT id, :at, :first_position, :last_position, :status_code, :duration_ms
-FROM acknowledged
-RETURNING webhook_id;
+SELECT t.delivery_id, t.url, t.secret, t.previous_secret,
+       b.position, b.at, b.entity, b.op, b.key, b.data
+FROM taken AS t
+LEFT JOIN batch AS b ON t.delivery_id IS NOT NULL
+ORDER BY b.position;
 
 -- name: record-failure
 -- The attempt failed, under the lease only: the next one waits :delay seconds, the
@@ -191,9 +214,6 @@ WHERE lease_owner = ANY(:owners::uuid[]);
 SELECT w.id, webhook_lag(w.cursor_position, w.entities) AS lag
 FROM webhooks AS w
 WHERE w.status IN ('active', 'failing');
-
--- name: count-live-webhooks
-SELECT count(*) FROM webhooks WHERE status IN ('active', 'failing');
 
 -- name: expire-webhook-attempts
 -- Attempts are kept 7 days.

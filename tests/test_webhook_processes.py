@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -110,45 +111,46 @@ def test_a_stale_lease_holders_commit_changes_nothing(database: str) -> None:
                 "INSERT INTO webhooks (url, entities, secret, cursor_position)"
                 " VALUES ('http://127.0.0.2/', '{student}', 'whsec_x', 0) RETURNING id"
             )
-            (stale,) = await SQL["claim-webhooks"].fetch(conn, room=10, lease=0.05)
+            claim = {"room": 10}
+            (stale,) = await SQL["claim-webhooks"].fetch(conn, **claim, lease=0.05)
             await asyncio.sleep(0.1)  # its lease runs out: another process takes it over
-            (fresh,) = await SQL["claim-webhooks"].fetch(conn, room=10, lease=30)
+            (fresh,) = await SQL["claim-webhooks"].fetch(conn, **claim, lease=30)
             assert stale["lease_owner"] != fresh["lease_owner"]
-            for holder in (stale, fresh):
-                began = await SQL["begin-delivery"].fetchrow(
+
+            async def take(owner: uuid.UUID, acknowledged: str | None) -> list[asyncpg.Record]:
+                return await SQL["take-delivery"].fetch(
                     conn,
                     webhook_id=webhook_id,
-                    owner=holder["lease_owner"],
-                    delivery_id=f"msg_{holder['lease_owner']}",
-                    through_position=1,
+                    owner=owner,
+                    acknowledged=acknowledged,
+                    at=datetime.now(UTC),
+                    first_position=1,
+                    last_position=1,
+                    status_code=200,
+                    duration_ms=1,
+                    take_next=True,
+                    entities=["student"],
+                    limit=100,
                     lease=30,
+                    new_id=f"msg_{owner}",
                 )
-                assert (began is None) == (holder is stale)
-            acknowledged = {
-                "webhook_id": webhook_id,
-                "at": None,
-                "first_position": 1,
-                "last_position": 1,
-                "status_code": 200,
-                "duration_ms": 1,
-                "lease": 30,
-            }
-            recorded = await SQL["record-success"].fetchval(
-                conn,
-                **acknowledged,
-                owner=stale["lease_owner"],
-                delivery_id=f"msg_{stale['lease_owner']}",
-            )
-            assert recorded is None
+
+            assert await take(stale["lease_owner"], None) == []
+            (taken,) = await take(fresh["lease_owner"], None)
+            assert taken["delivery_id"] == f"msg_{fresh['lease_owner']}"
+            # The stale holder acknowledging the fresh one's delivery changes nothing.
+            assert await take(stale["lease_owner"], taken["delivery_id"]) == []
             row = await conn.fetchrow(
                 "SELECT cursor_position, delivery_id FROM webhooks WHERE id = $1", webhook_id
             )
             assert row is not None
-            assert (row["cursor_position"], row["delivery_id"]) == (
-                0,
-                f"msg_{fresh['lease_owner']}",
-            )
+            assert (row["cursor_position"], row["delivery_id"]) == (0, taken["delivery_id"])
             assert await conn.fetchval("SELECT count(*) FROM webhook_attempts") == 0
+            # The holder's acknowledgement moves the cursor and is recorded.
+            (after,) = await take(fresh["lease_owner"], taken["delivery_id"])
+            assert after["delivery_id"] is None
+            assert await conn.fetchval("SELECT cursor_position FROM webhooks") == 1
+            assert await conn.fetchval("SELECT count(*) FROM webhook_attempts") == 1
         finally:
             await conn.close()
 

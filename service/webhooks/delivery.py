@@ -66,15 +66,13 @@ class Outcome:
 
 @dataclass
 class Delivery:
-    """A claimed subscription's delivery state, as the worker tracks it under the lease."""
+    """A claimed subscription, as the worker tracks it under its lease; the rest of its
+    state (cursor, the delivery in hand) is in its row, written only under the lease."""
 
     webhook_id: int
     owner: UUID
     entities: list[str]
-    cursor: int
-    delivery_id: str | None
-    through: int | None
-    failures: int
+    failures: int  # failed attempts in a row of the delivery in hand
 
 
 class DeliveryWorker:
@@ -143,26 +141,20 @@ class DeliveryWorker:
 
     async def _claim(self) -> int:
         """Claim what is due, give each its task; returns how many subscriptions are live."""
+        room = MOST_AT_ONCE - len(self._tasks)
         async with self._db.connection() as conn:
-            for row in await SQL["expire-webhook-cursors"].fetch(conn):
-                logger.warning("webhook.expired", extra={"webhook_id": row["id"]})
-            room = MOST_AT_ONCE - len(self._tasks)
-            claimed = await SQL["claim-webhooks"].fetch(conn, room=room, lease=self._settings.lease)
-            live: int = await SQL["count-live-webhooks"].fetchval(conn)
-        for row in claimed:
-            delivery = Delivery(
-                webhook_id=row["id"],
-                owner=row["lease_owner"],
-                entities=row["entities"],
-                cursor=row["cursor_position"],
-                delivery_id=row["delivery_id"],
-                through=row["delivery_through"],
-                failures=row["failures"],
-            )
+            rows = await SQL["claim-webhooks"].fetch(conn, room=room, lease=self._settings.lease)
+        for webhook_id in rows[0]["expired"] or ():
+            logger.warning("webhook.expired", extra={"webhook_id": webhook_id})
+        for row in rows:
+            if row["id"] is None:
+                continue
+            delivery = Delivery(row["id"], row["lease_owner"], row["entities"], row["failures"])
             self._owners[delivery.webhook_id] = delivery.owner
             task = asyncio.create_task(self._deliver(delivery))
             self._tasks[delivery.webhook_id] = task
             task.add_done_callback(partial(self._forget, delivery.webhook_id))
+        live: int = rows[0]["live"]
         return live
 
     def _forget(self, webhook_id: int, _: object) -> None:
@@ -184,11 +176,34 @@ class DeliveryWorker:
         self._lagging = set(live)
 
     async def _deliver(self, delivery: Delivery) -> None:
-        """Send the subscription's deliveries until it is caught up, an attempt fails or the
-        lease is lost; then give the lease back."""
+        """Send the subscription's deliveries, one at a time, until it is caught up, an
+        attempt fails, the lease is lost or the service stops; then give the lease back."""
+        acknowledged: dict[str, Any] | None = None  # the attempt that just succeeded
         try:
-            while not self._stopping and await self._deliver_next(delivery):
-                pass
+            while True:
+                # Stopping, the success just had is still acknowledged; nothing more is taken.
+                taken = await self._take(delivery, acknowledged, take_next=not self._stopping)
+                acknowledged = None
+                if taken is None:
+                    return
+                target, found = taken
+                at = datetime.now(UTC)
+                outcome = await self._attempt(target, target["delivery_id"], _body(found))
+                metrics.WEBHOOK_SECONDS.observe(outcome.seconds)
+                attempt = {
+                    "delivery_id": target["delivery_id"],
+                    "at": at,
+                    "first_position": found[0]["position"],
+                    "last_position": found[-1]["position"],
+                    "status_code": outcome.status_code,
+                    "duration_ms": round(outcome.seconds * 1000),
+                }
+                if not outcome.succeeded:
+                    await self._failed(delivery, attempt, outcome)
+                    return
+                metrics.webhook_deliveries.inc("delivered")
+                delivery.failures = 0
+                acknowledged = attempt
         except Exception:
             logger.exception("webhook.delivery_failed", extra={"webhook_id": delivery.webhook_id})
         finally:
@@ -196,72 +211,35 @@ class DeliveryWorker:
                 async with self._db.connection() as conn:
                     await SQL["release-leases"].execute(conn, owners=[delivery.owner])
 
-    async def _deliver_next(self, delivery: Delivery) -> bool:
-        """Send one delivery (the one in hand, or the next); whether to go on."""
-        lease = self._settings.lease
+    async def _take(
+        self, delivery: Delivery, acknowledged: dict[str, Any] | None, *, take_next: bool
+    ) -> tuple[asyncpg.Record, list[dict[str, Any]]] | None:
+        """Acknowledge the delivery that just succeeded, if any, and take the next (one round
+        trip: `take-delivery`): its target and changes, or None when there is none to send
+        or the lease is lost."""
+        done = acknowledged or dict.fromkeys(
+            ("delivery_id", "at", "first_position", "last_position", "status_code", "duration_ms")
+        )
         async with self._db.connection() as conn:
-            rows = await SQL["select-delivery-changes"].fetch(
-                conn,
-                after_position=delivery.cursor,
-                through_position=delivery.through,
-                entities=delivery.entities,
-                limit=self._settings.batch_max,
-            )
-            head: int = rows[0]["last_position"]
-            found = [dict(row.items()) for row in rows if row["position"] is not None]
-            if delivery.delivery_id is None:
-                full = len(found) == self._settings.batch_max
-                # A batch short of full holds every match through the head: the cursor then
-                # moves past the changes that do not match too.
-                delivery.through = found[-1]["position"] if full else head
-                if not found:
-                    if delivery.through > delivery.cursor:
-                        await SQL["skip-to"].execute(
-                            conn,
-                            webhook_id=delivery.webhook_id,
-                            owner=delivery.owner,
-                            through_position=delivery.through,
-                            lease=lease,
-                        )
-                    return False
-                delivery.delivery_id = signing.new_delivery_id()
-            if not found:  # its range has left retention: the subscription expires
-                return False
-            target = await SQL["begin-delivery"].fetchrow(
+            rows = await SQL["take-delivery"].fetch(
                 conn,
                 webhook_id=delivery.webhook_id,
                 owner=delivery.owner,
-                delivery_id=delivery.delivery_id,
-                through_position=delivery.through,
-                lease=lease,
+                acknowledged=done["delivery_id"],
+                at=done["at"],
+                first_position=done["first_position"],
+                last_position=done["last_position"],
+                status_code=done["status_code"],
+                duration_ms=done["duration_ms"],
+                take_next=take_next,
+                entities=delivery.entities,
+                limit=self._settings.batch_max,
+                lease=self._settings.lease,
+                new_id=signing.new_delivery_id(),
             )
-        if target is None:
-            return False  # the lease is lost: someone else delivers now, or nobody may
-        at = datetime.now(UTC)
-        outcome = await self._attempt(target, delivery.delivery_id, _body(found))
-        metrics.WEBHOOK_SECONDS.observe(outcome.seconds)
-        attempt = {
-            "webhook_id": delivery.webhook_id,
-            "owner": delivery.owner,
-            "delivery_id": delivery.delivery_id,
-            "at": at,
-            "first_position": found[0]["position"],
-            "last_position": found[-1]["position"],
-            "status_code": outcome.status_code,
-            "duration_ms": round(outcome.seconds * 1000),
-        }
-        if outcome.succeeded:
-            async with self._db.connection() as conn:
-                recorded = await SQL["record-success"].fetchval(conn, **attempt, lease=lease)
-            metrics.webhook_deliveries.inc("delivered")
-            if recorded is None:
-                return False
-            assert delivery.through is not None
-            delivery.cursor, delivery.delivery_id, delivery.through = delivery.through, None, None
-            delivery.failures = 0
-            return delivery.cursor < head or len(found) == self._settings.batch_max
-        await self._failed(delivery, attempt, outcome)
-        return False
+        if not rows or rows[0]["delivery_id"] is None:
+            return None
+        return rows[0], [dict(row.items()) for row in rows]
 
     async def _failed(self, delivery: Delivery, attempt: dict[str, Any], outcome: Outcome) -> None:
         gone = outcome.status_code == 410
@@ -271,6 +249,8 @@ class DeliveryWorker:
             await SQL["record-failure"].execute(
                 conn,
                 **attempt,
+                webhook_id=delivery.webhook_id,
+                owner=delivery.owner,
                 error=outcome.error,
                 delay=retry.delay,
                 exhausted=retry.exhausted,

@@ -181,8 +181,8 @@ MUTATIONS = (
     Mutation(
         "a stale webhook lease holder may still send",
         "sql/webhooks.sql",
-        "WHERE id = :webhook_id AND lease_owner = :owner AND status IN ('active', 'failing')",
-        "WHERE id = :webhook_id AND status IN ('active', 'failing')",
+        "    WHERE w.id = :webhook_id AND w.lease_owner = :owner AND w.status IN ('active', 'failing')",
+        "    WHERE w.id = :webhook_id AND w.status IN ('active', 'failing')",
         ("tests/test_webhook_processes.py::test_a_stale_lease_holders_commit_changes_nothing",),
     ),
     Mutation(
