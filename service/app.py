@@ -4,6 +4,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, TypedDict
 
 import asyncpg
@@ -38,6 +39,7 @@ HOUSEKEEPING_SECONDS = 1
 LOG_WRITE_SECONDS = 1  # the longest a held log line waits (README "Logs")
 KEY_EXPIRY_EVERY_ROUNDS = 600  # every ten minutes
 CHANGE_EXPIRY_EVERY_ROUNDS = 60
+DELIVERY_CONNECTIONS = 2  # per process, for webhook deliveries (service/webhooks/delivery.py)
 
 
 class State(TypedDict):
@@ -77,7 +79,13 @@ def create_app(
         replicas = await open_replicas(db, settings) if settings.replica_urls else None
         watch = asyncio.create_task(replicas.watch()) if replicas else None
         key_fetch = asyncio.create_task(keep_keys_fresh(tokens)) if tokens else None
-        deliveries = DeliveryWorker(db, watcher, settings.webhooks)
+        # Deliveries take their connections from a small pool of their own, opened empty: in
+        # a rush a delivery queued behind the requests for a pooled connection at each step
+        # (--webhooks: the lag grew to seconds).
+        deliveries_db = await open_database(
+            replace(settings, db_pool_max=DELIVERY_CONNECTIONS), pool_min=0
+        )
+        deliveries = DeliveryWorker(deliveries_db, watcher, settings.webhooks)
         deliveries.start()
         try:
             with on_stop_signal(watcher.stop_waiting):
@@ -93,6 +101,7 @@ def create_app(
                 }
         finally:
             await deliveries.stop(settings.shutdown_timeout)
+            await deliveries_db.pool.close()
             chores.cancel()
             log_writer.cancel()
             for task in (watch, key_fetch):

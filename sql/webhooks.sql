@@ -83,8 +83,8 @@ SELECT EXISTS (SELECT FROM webhooks WHERE id = :webhook_id);
 -- until a PATCH gives it a fresh cursor. Then up to :room subscriptions with changes to
 -- deliver and no backoff, lease or pause holding them are leased, each to a fresh owner
 -- token for :lease seconds; SKIP LOCKED: processes claiming at once each take others, and
--- none waits. One row with `live` (how many subscriptions are active or failing) and the
--- `expired` ids, then one more per claim.
+-- none waits. One row with `waiting` (how many active or failing subscriptions no process
+-- holds or holds back, as the round began) and the `expired` ids, then one more per claim.
 WITH feed AS (
     SELECT last_position, expired_through FROM change_feed_state
 ), expired AS (
@@ -112,7 +112,10 @@ WITH feed AS (
     WHERE w.id = due.id
     RETURNING w.id, w.lease_owner, w.entities, w.failures
 )
-SELECT (SELECT count(*) FROM webhooks WHERE status IN ('active', 'failing')) AS live,
+SELECT (SELECT count(*) FROM webhooks
+        WHERE status IN ('active', 'failing')
+              AND (lease_until IS NULL OR lease_until < now())
+              AND (next_attempt_at IS NULL OR next_attempt_at <= now())) AS waiting,
        (SELECT array_agg(id) FROM expired) AS expired,
        claimed.id, claimed.lease_owner, claimed.entities, claimed.failures
 FROM (SELECT) AS one_row

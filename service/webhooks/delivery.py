@@ -10,8 +10,9 @@ was taken over commits nothing), never holds a transaction across an HTTP call, 
 the lease back when caught up or when an attempt fails (a subscription in backoff holds no
 worker). Everything lives in Postgres rows: safe behind PgBouncer in transaction mode.
 
-Rounds follow the change feed's watcher (what `GET /changes?wait=` uses) while any
-subscription is live, and run at least every IDLE_SECONDS for retries coming due.
+Rounds follow the change feed's watcher (what `GET /changes?wait=` uses) while a subscription
+waits for a process, and run at least every IDLE_SECONDS for retries coming due and leases
+running out; a task's end wakes them at once.
 """
 
 import asyncio
@@ -108,15 +109,15 @@ class DeliveryWorker:
         chores_due = 0.0
         chore_rounds = 0
         while not self._stopping:
-            live = 0
+            waiting = 0
             try:
-                live = await self._claim()
+                waiting = await self._claim()
                 if time.monotonic() >= chores_due:
                     await self._chores(expire_attempts=chore_rounds % 60 == 0)
                     chores_due, chore_rounds = time.monotonic() + CHORE_SECONDS, chore_rounds + 1
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
                 logger.warning("webhook.claim_failed", exc_info=True)
-            await self._until_next_round(following_the_feed=live > 0)
+            await self._until_next_round(following_the_feed=waiting > 0)
 
     async def _until_next_round(self, *, following_the_feed: bool) -> None:
         """Wait for the feed to move (when a subscription is live), a wake(), or IDLE_SECONDS."""
@@ -140,7 +141,9 @@ class DeliveryWorker:
         self._woken.set()
 
     async def _claim(self) -> int:
-        """Claim what is due, give each its task; returns how many subscriptions are live."""
+        """Claim what is due, give each its task; returns how many subscriptions were waiting
+        for a process (none: every live one is held or in backoff, and the next round can
+        wait for a wake, a task's end or IDLE_SECONDS instead of following the feed)."""
         room = MOST_AT_ONCE - len(self._tasks)
         async with self._db.connection() as conn:
             rows = await SQL["claim-webhooks"].fetch(conn, room=room, lease=self._settings.lease)
@@ -154,12 +157,13 @@ class DeliveryWorker:
             task = asyncio.create_task(self._deliver(delivery))
             self._tasks[delivery.webhook_id] = task
             task.add_done_callback(partial(self._forget, delivery.webhook_id))
-        live: int = rows[0]["live"]
-        return live
+        waiting: int = rows[0]["waiting"]
+        return waiting
 
     def _forget(self, webhook_id: int, _: object) -> None:
         self._tasks.pop(webhook_id, None)
         self._owners.pop(webhook_id, None)
+        self.wake()  # its lease is back: claim again at once, should more have come
 
     async def _chores(self, *, expire_attempts: bool) -> None:
         async with self._db.connection() as conn:

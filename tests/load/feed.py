@@ -34,20 +34,30 @@ class FeedFollower:
         """Read and probe for as long as the block runs; the run's latencies go to `runs`."""
         written: dict[str, float] = {}
         seen: dict[str, float] = {}
-        stop_probing = threading.Event()
         with self.seeing(seen):
-            prober = threading.Thread(target=self._probe, args=(written, stop_probing))
-            prober.start()
-            try:
+            with self.probing(written):
                 yield
-            finally:
-                stop_probing.set()
-                prober.join()
-                deadline = time.monotonic() + CATCH_UP_SECONDS
-                while time.monotonic() < deadline and not written.keys() <= seen.keys():
-                    time.sleep(0.05)
+            deadline = time.monotonic() + CATCH_UP_SECONDS
+            while time.monotonic() < deadline and not written.keys() <= seen.keys():
+                time.sleep(0.05)
         self.runs.append([(seen[n] - written[n]) * 1000 for n in written if n in seen])
         self.missed += len(written.keys() - seen.keys())
+
+    @contextlib.contextmanager
+    def probing(self, written: dict[str, float] | None = None) -> Iterator[None]:
+        """Change the probe student every PROBE_SECONDS while the block runs, noting in
+        `written` when each change had committed; alone, the same writes with no one
+        following them (the side of a comparison without a consumer)."""
+        stop = threading.Event()
+        prober = threading.Thread(
+            target=self._probe, args=({} if written is None else written, stop)
+        )
+        prober.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            prober.join()
 
     @contextlib.contextmanager
     def seeing(self, seen: dict[str, float]) -> Iterator[None]:
