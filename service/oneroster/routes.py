@@ -230,33 +230,21 @@ async def nothing(conn: Connection, request: Request, params: Params) -> str:
     return "false"
 
 
-async def _course_id(conn: Connection, sourced_id: str, kind: str) -> int:
-    """The id of the active course (class) with this sourcedId; unknownobject if none."""
+async def _parent_id(conn: Connection, entity: Entity, sourced_id: str, kind: str) -> int:
+    """Our id of the active record of `entity` (a course's for a class or a course, a
+    student's for a user) with this sourcedId; unknownobject, naming it a `kind`, if none."""
+    column = "student_id" if entity is USER else "course_id"
     rows = await _fetch(
         conn,
         "oneroster-parent",
-        f"SELECT r.course_id FROM ({_inner('courses')}) AS r"
+        f"SELECT r.{column} FROM ({_inner(entity.source)}) AS r"
         " WHERE r.\"sourcedId\" = $1::text AND r.status = 'active'",
         [sourced_id],
     )
     if not rows:
         raise errors.unknown_object(f"no {kind} has sourcedId {sourced_id!r}")
-    course_id: int = rows[0][0]
-    return course_id
-
-
-async def _student_id(conn: Connection, sourced_id: str) -> int:
-    rows = await _fetch(
-        conn,
-        "oneroster-parent",
-        f"SELECT r.student_id FROM ({_inner('users')}) AS r"
-        " WHERE r.\"sourcedId\" = $1::text AND r.status = 'active'",
-        [sourced_id],
-    )
-    if not rows:
-        raise errors.unknown_object(f"no user has sourcedId {sourced_id!r}")
-    student_id: int = rows[0][0]
-    return student_id
+    parent_id: int = rows[0][0]
+    return parent_id
 
 
 def _check_school(request: Request) -> None:
@@ -272,7 +260,7 @@ def _check_term(request: Request) -> None:
 
 
 async def class_students(conn: Connection, request: Request, params: Params) -> str:
-    course_id = await _course_id(conn, request.path_params["class"], "class")
+    course_id = await _parent_id(conn, CLASS, request.path_params["class"], "class")
     return (
         "r.status = 'active' AND r.student_id IN (SELECT sc.student_id FROM student_courses"
         f" AS sc WHERE sc.course_id = {params.add(course_id)} AND sc.status IN {HOLDS_A_SEAT})"
@@ -280,22 +268,22 @@ async def class_students(conn: Connection, request: Request, params: Params) -> 
 
 
 async def class_enrollments(conn: Connection, request: Request, params: Params) -> str:
-    course_id = await _course_id(conn, request.path_params["class"], "class")
+    course_id = await _parent_id(conn, CLASS, request.path_params["class"], "class")
     return f"r.course_id = {params.add(course_id)}"
 
 
 async def class_teachers(conn: Connection, request: Request, params: Params) -> str:
-    await _course_id(conn, request.path_params["class"], "class")
+    await _parent_id(conn, CLASS, request.path_params["class"], "class")
     return "false"
 
 
 async def course_classes(conn: Connection, request: Request, params: Params) -> str:
-    course_id = await _course_id(conn, request.path_params["course"], "course")
+    course_id = await _parent_id(conn, COURSE, request.path_params["course"], "course")
     return f"r.course_id = {params.add(course_id)}"
 
 
 async def user_classes(conn: Connection, request: Request, params: Params) -> str:
-    student_id = await _student_id(conn, request.path_params["user"])
+    student_id = await _parent_id(conn, USER, request.path_params["user"], "user")
     return (
         "r.status = 'active' AND r.course_id IN (SELECT sc.course_id FROM student_courses"
         f" AS sc WHERE sc.student_id = {params.add(student_id)} AND sc.status IN {HOLDS_A_SEAT})"
