@@ -46,6 +46,10 @@ SQL = load_queries("webhooks")
 logger = logging.getLogger(__name__)
 IDLE_SECONDS = 1.0
 MOST_AT_ONCE = 50  # subscriptions one process delivers to at a time
+# After a delivery short of full, the wait before the next: a trickle of changes (a probe
+# every 20 ms in --webhooks) then goes out ten to a delivery instead of one, for 100 ms more
+# lag at most.
+LINGER_SECONDS = 0.1
 CHORE_SECONDS = 5.0  # the lag gauges; attempts past 7 days go every 60th
 LONGEST_ANSWER_BYTES = 64 * 1024  # read of a receiver's answer, then the rest is dropped
 USER_AGENT = "enrollment-service-webhooks/1"
@@ -208,6 +212,10 @@ class DeliveryWorker:
                 metrics.webhook_deliveries.inc("delivered")
                 delivery.failures = 0
                 acknowledged = attempt
+                if len(found) < self._settings.batch_max:
+                    # Caught up with a trickle: let a few more changes come before the next
+                    # delivery rather than sending each alone (a backlog goes on at once).
+                    await asyncio.sleep(LINGER_SECONDS)
         except Exception:
             logger.exception("webhook.delivery_failed", extra={"webhook_id": delivery.webhook_id})
         finally:
