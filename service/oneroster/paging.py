@@ -1,8 +1,8 @@
 """Offset paging that stays cheap to the end (API.md v1.3): each process remembers, per query
 shape, where the page that ended at an offset ended (its last sort value and sourcedId), so
 the next page in order resumes there by keyset instead of counting past `offset` rows again;
-a miss (another process, an old entry, a jump) falls back to OFFSET. And an unfiltered
-collection's total is counted once per feed position, not on every page. Both bounded."""
+a miss (another process, an old entry, a jump) falls back to OFFSET. And a collection's
+total (per query shape) is counted once per feed position, not on every page. Both bounded."""
 
 from collections import OrderedDict
 from collections.abc import Hashable

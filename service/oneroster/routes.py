@@ -247,16 +247,12 @@ async def _parent_id(conn: Connection, entity: Entity, sourced_id: str, kind: st
     return parent_id
 
 
-def _check_school(request: Request) -> None:
-    school = request.state.oneroster_settings.school.sourced_id
-    if request.path_params["school"] != school:
-        raise errors.unknown_object(f"no school has sourcedId {request.path_params['school']!r}")
-
-
-def _check_term(request: Request) -> None:
-    term = request.state.oneroster_settings.term.sourced_id
-    if request.path_params["term"] != term:
-        raise errors.unknown_object(f"no term has sourcedId {request.path_params['term']!r}")
+def _check_configured(request: Request, kind: str) -> None:
+    """The school or term named in the path is the configured one; unknownobject if not."""
+    settings: OneRosterSettings = request.state.oneroster_settings
+    named = request.path_params[kind]
+    if named != getattr(settings, kind).sourced_id:
+        raise errors.unknown_object(f"no {kind} has sourcedId {named!r}")
 
 
 async def class_students(conn: Connection, request: Request, params: Params) -> str:
@@ -294,17 +290,11 @@ async def teacher_classes(conn: Connection, request: Request, params: Params) ->
     raise errors.unknown_object(f"no teacher has sourcedId {request.path_params['teacher']!r}")
 
 
-def in_school(then: Scope) -> Scope:
+def within(kind: str, then: Scope) -> Scope:
+    """`then`, under the configured school or term (`kind`) the path names."""
+
     async def scope(conn: Connection, request: Request, params: Params) -> str:
-        _check_school(request)
-        return await then(conn, request, params)
-
-    return scope
-
-
-def in_term(then: Scope) -> Scope:
-    async def scope(conn: Connection, request: Request, params: Params) -> str:
-        _check_term(request)
+        _check_configured(request, kind)
         return await then(conn, request, params)
 
     return scope
@@ -371,26 +361,28 @@ ENDPOINTS = {
     "/students/{user}/classes": collection("student_classes", CLASS, user_classes),
     "/users/{user}/classes": collection("user_classes", CLASS, user_classes),
     "/teachers/{teacher}/classes": collection("teacher_classes", CLASS, teacher_classes),
-    "/terms/{term}/classes": collection("term_classes", CLASS, in_term(everything)),
+    "/terms/{term}/classes": collection("term_classes", CLASS, within("term", everything)),
     "/terms/{term}/gradingPeriods": collection(
-        "term_grading_periods", ACADEMIC_SESSION, in_term(nothing)
+        "term_grading_periods", ACADEMIC_SESSION, within("term", nothing)
     ),
-    "/schools/{school}/classes": collection("school_classes", CLASS, in_school(everything)),
-    "/schools/{school}/courses": collection("school_courses", COURSE, in_school(everything)),
-    "/schools/{school}/students": collection("school_students", USER, in_school(everything)),
-    "/schools/{school}/teachers": collection("school_teachers", USER, in_school(nothing)),
-    "/schools/{school}/terms": collection("school_terms", ACADEMIC_SESSION, in_school(everything)),
+    "/schools/{school}/classes": collection("school_classes", CLASS, within("school", everything)),
+    "/schools/{school}/courses": collection("school_courses", COURSE, within("school", everything)),
+    "/schools/{school}/students": collection("school_students", USER, within("school", everything)),
+    "/schools/{school}/teachers": collection("school_teachers", USER, within("school", nothing)),
+    "/schools/{school}/terms": collection(
+        "school_terms", ACADEMIC_SESSION, within("school", everything)
+    ),
     "/schools/{school}/enrollments": collection(
-        "school_enrollments", ENROLLMENT, in_school(everything)
+        "school_enrollments", ENROLLMENT, within("school", everything)
     ),
     "/schools/{school}/classes/{class}/enrollments": collection(
-        "school_class_enrollments", ENROLLMENT, in_school(class_enrollments)
+        "school_class_enrollments", ENROLLMENT, within("school", class_enrollments)
     ),
     "/schools/{school}/classes/{class}/students": collection(
-        "school_class_students", USER, in_school(class_students)
+        "school_class_students", USER, within("school", class_students)
     ),
     "/schools/{school}/classes/{class}/teachers": collection(
-        "school_class_teachers", USER, in_school(class_teachers)
+        "school_class_teachers", USER, within("school", class_teachers)
     ),
 }
 

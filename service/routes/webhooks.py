@@ -11,13 +11,12 @@ from service.pagination import page_of, parse_page_request
 from service.problems import NotFound, ValidationFailed, field_error
 from service.repositories import changes, webhooks
 from service.routes import route
+from service.routes.changes import NOT_A_CURSOR
 from service.schemas.webhooks import WebhookCreate, WebhookUpdate
 from service.web import JSONResponse, created, no_content, path_id, read_json, validate
 from service.webhooks import signing
 from service.webhooks.delivery import DeliveryWorker
 from service.webhooks.destinations import SETTING, NotAllowed
-
-NOT_A_CURSOR = "is not a cursor returned by this service"
 
 
 def _not_found(webhook_id: int) -> NotFound:
